@@ -1,0 +1,1 @@
+"""Thin rclpy nodes: declare parameters, convert messages, call a core, publish."""

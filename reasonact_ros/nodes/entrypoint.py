@@ -1,0 +1,44 @@
+"""`main()` for every node: init, spin, and on any exit publish zero, then shut down.
+
+rclpy's own SIGINT handler shuts the context down before a `finally` block
+runs, after which a node can no longer publish its zero command. So the nodes
+take SIGINT/SIGTERM themselves, turn them into KeyboardInterrupt, and stop in
+order: the node's `on_shutdown()` (zero velocity) first, then rclpy.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def spin_node(node_class, args=None) -> int:
+    """Run one node until SIGINT/SIGTERM; return the process exit code."""
+    rclpy.init(args=args if args is not None else sys.argv,
+               signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    try:
+        node = node_class()
+        executor = MultiThreadedExecutor(num_threads=3)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            shutdown = getattr(node, "on_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,231 @@
+"""Scene → facts → text: what the reasoning side knows about each tracked object.
+
+Facts are in the robot frame (``base_link``: x forward, y left, REP-103), so a
+rule or a language model can say "ahead on the left" without knowing the odom
+frame. Distances are centre to centre [m]; time to collision uses the sum of
+the object's radius and ``ROBOT_RADIUS_M`` and the current velocities of both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reasonact_ros.scene import ObjectClass, Scene, TrackedObject
+
+ROBOT_RADIUS_M = 0.35  # a small walkway robot; used only for time to collision
+STANDING_SPEED_MPS = 0.2  # slower than this, a tracked person counts as standing
+RUNNING_SPEED_MPS = 2.0  # faster than this, a person is running (a child darting out)
+MOTION_CONE_COS = math.cos(math.radians(45.0))  # "towards us" / "away" within ±45°
+AHEAD_MAX_BEARING_RAD = math.radians(60.0)
+LANE_HALF_WIDTH_M = 0.5  # |lateral| at most this and in front: side is "ahead"
+DESCRIBED_OBJECTS = 6  # the text names the nearest few; the rest are counted
+
+RELATIVE_MOTIONS = ("approaching", "crossing", "same_direction", "moving_away", "standing")
+SIDES = ("left", "right", "ahead")
+
+
+@dataclass(frozen=True)
+class ObjectFact:
+    """One tracked object as the reasoning side sees it, in the robot frame."""
+
+    id: int
+    label: ObjectClass
+    distance_m: float
+    bearing_rad: float  # robot frame, + left
+    relative_motion: str  # one of RELATIVE_MOTIONS
+    on_walkway: bool
+    time_to_collision_s: float  # math.inf if the current velocities never meet
+    ahead: bool  # in front of the robot within ±AHEAD_MAX_BEARING_RAD
+    side: str  # one of SIDES
+    forward_m: float = 0.0  # robot frame x
+    lateral_m: float = 0.0  # robot frame y, + left
+    speed_mps: float = 0.0  # the object's own speed over ground
+    radius_m: float = 0.3
+
+
+def _robot_velocity_odom(scene: Scene) -> np.ndarray:
+    yaw = scene.robot.yaw
+    return scene.robot_velocity.linear * np.array([math.cos(yaw), math.sin(yaw)])
+
+
+def time_to_collision(rel_position: np.ndarray, rel_velocity: np.ndarray,
+                      combined_radius: float) -> float:
+    """First t >= 0 with |p + v t| <= r; 0 if already overlapping, inf if never."""
+    p, v = np.asarray(rel_position, float), np.asarray(rel_velocity, float)
+    c = float(p @ p) - combined_radius**2
+    if c <= 0.0:
+        return 0.0
+    a = float(v @ v)
+    b = 2.0 * float(p @ v)
+    if a < 1e-12 or b >= 0.0:  # not moving relative to each other, or separating
+        return math.inf
+    disc = b * b - 4.0 * a * c
+    if disc < 0.0:
+        return math.inf
+    return (-b - math.sqrt(disc)) / (2.0 * a)
+
+
+def classify_motion(obj: TrackedObject, to_object: np.ndarray, robot_heading: np.ndarray) -> str:
+    """How the object moves relative to us, judged by its own velocity over ground."""
+    speed = obj.speed
+    if speed < STANDING_SPEED_MPS:
+        return "standing"
+    distance = float(np.linalg.norm(to_object))
+    if distance < 1e-6:
+        return "approaching"
+    direction = obj.velocity / speed
+    line_of_sight = to_object / distance
+    towards_us = float(direction @ -line_of_sight)
+    if towards_us >= MOTION_CONE_COS:
+        return "approaching"
+    if towards_us <= -MOTION_CONE_COS:
+        return "same_direction" if float(direction @ robot_heading) > 0.0 else "moving_away"
+    return "crossing"
+
+
+def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | None = None,
+                on_walkway: bool | None = None) -> ObjectFact:
+    robot_xy = np.array([scene.robot.x, scene.robot.y])
+    yaw = scene.robot.yaw
+    heading = np.array([math.cos(yaw), math.sin(yaw)])
+    to_object = obj.position - robot_xy
+    forward = float(to_object @ heading)
+    lateral = float(to_object @ np.array([-heading[1], heading[0]]))
+    bearing = math.atan2(lateral, forward)
+    if robot_velocity is None:
+        robot_velocity = _robot_velocity_odom(scene)
+    ttc = time_to_collision(to_object, obj.velocity - robot_velocity, obj.radius + ROBOT_RADIUS_M)
+    if forward > 0.0 and abs(lateral) <= LANE_HALF_WIDTH_M:
+        side = "ahead"
+    else:
+        side = "left" if lateral >= 0.0 else "right"
+    if on_walkway is None:
+        on_walkway = obj.on_walkway
+    return ObjectFact(
+        id=obj.id,
+        label=obj.label,
+        distance_m=float(math.hypot(forward, lateral)),
+        bearing_rad=bearing,
+        relative_motion=classify_motion(obj, to_object, heading),
+        on_walkway=bool(on_walkway),
+        time_to_collision_s=ttc,
+        ahead=forward > 0.0 and abs(bearing) <= AHEAD_MAX_BEARING_RAD,
+        side=side,
+        forward_m=forward,
+        lateral_m=lateral,
+        speed_mps=obj.speed,
+        radius_m=obj.radius,
+    )
+
+
+def scene_facts(scene: Scene) -> tuple[ObjectFact, ...]:
+    """One fact per tracked object with finite coordinates, nearest first."""
+    objects = [o for o in scene.objects
+               if all(math.isfinite(v) for v in (o.x, o.y, o.vx, o.vy, o.radius))]
+    if not objects:
+        return ()
+    # A walkway polygon, when known, is better evidence than a per-track flag.
+    if scene.walkway is not None:
+        inside = scene.walkway.contains(np.array([[o.x, o.y] for o in objects]))
+        flags = [bool(i) or o.on_walkway for i, o in zip(inside, objects, strict=True)]
+    else:
+        flags = [o.on_walkway for o in objects]
+    robot_velocity = _robot_velocity_odom(scene)
+    facts = [object_fact(scene, o, robot_velocity, flag)
+             for o, flag in zip(objects, flags, strict=True)]
+    return tuple(sorted(facts, key=lambda f: (f.distance_m, f.id)))
+
+
+def robot_on_walkway(scene: Scene) -> bool:
+    if scene.walkway is None:
+        return False
+    return bool(scene.walkway.contains(np.array([[scene.robot.x, scene.robot.y]]))[0])
+
+
+_NOUNS = {
+    ObjectClass.PEDESTRIAN: ("pedestrian", "pedestrians"),
+    ObjectClass.OBSTACLE: ("obstacle", "obstacles"),
+    ObjectClass.UNKNOWN: ("unknown object", "unknown objects"),
+}
+
+_MOTION_PHRASES = {
+    ObjectClass.PEDESTRIAN: {
+        "approaching": "walking towards us",
+        "crossing": "crossing our path",
+        "same_direction": "walking ahead of us in our direction",
+        "moving_away": "walking away",
+        "standing": "standing still",
+    },
+}
+_OBJECT_MOTION_PHRASES = {
+    "approaching": "moving towards us",
+    "crossing": "moving across our path",
+    "same_direction": "moving in our direction",
+    "moving_away": "moving away",
+    "standing": "not moving",
+}
+
+
+def where_phrase(fact: ObjectFact) -> str:
+    """'4.2 m ahead', '2.0 m ahead on the left', '1.5 m to the right', '3.0 m behind'."""
+    distance = f"{fact.distance_m:.1f} m"
+    if fact.side == "ahead":
+        return f"{distance} ahead"
+    if fact.ahead:
+        return f"{distance} ahead on the {fact.side}"
+    if fact.forward_m < 0.0 and abs(fact.bearing_rad) > math.radians(135.0):
+        return f"{distance} behind"
+    return f"{distance} to the {fact.side}"
+
+
+def describe_fact(fact: ObjectFact) -> str:
+    noun = _NOUNS.get(fact.label, _NOUNS[ObjectClass.UNKNOWN])[0]
+    article = "An" if noun[0] in "aeiou" else "A"
+    place = " on the walkway" if fact.on_walkway else ""
+    phrases = _MOTION_PHRASES.get(fact.label, _OBJECT_MOTION_PHRASES)
+    motion = phrases[fact.relative_motion]
+    if fact.label == ObjectClass.PEDESTRIAN and fact.speed_mps >= RUNNING_SPEED_MPS:
+        motion = "running across our path" if fact.relative_motion == "crossing" \
+            else motion.replace("walking", "running")
+    ttc = ""
+    if math.isfinite(fact.time_to_collision_s) and fact.time_to_collision_s < 10.0:
+        ttc = f" (time to collision {fact.time_to_collision_s:.1f} s)"
+    return f"{article} {noun} is{place} {where_phrase(fact)}, {motion}{ttc}."
+
+
+def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None) -> str:
+    """A few short sentences, nearest objects first, e.g.
+
+    "We are on a walkway. A pedestrian is on the walkway 4.2 m ahead, walking
+    towards us (time to collision 2.1 s)."
+    """
+    if facts is None:
+        facts = scene_facts(scene)
+    sentences = []
+    if scene.walkway is not None:
+        sentences.append("We are on a walkway." if robot_on_walkway(scene)
+                         else "There is a walkway nearby.")
+    if not facts:
+        sentences.append("Nothing is around us; the way is clear.")
+    for fact in facts[:DESCRIBED_OBJECTS]:
+        sentences.append(describe_fact(fact))
+    rest = facts[DESCRIBED_OBJECTS:]
+    if rest:
+        people = sum(1 for f in rest if f.label == ObjectClass.PEDESTRIAN)
+        others = len(rest) - people
+        parts = []
+        if people:
+            parts.append(f"{people} more {'person' if people == 1 else 'people'}")
+        if others:
+            parts.append(f"{others} more {'object' if others == 1 else 'objects'}")
+        sentences.append(f"Further away: {' and '.join(parts)}.")
+    if not scene.health.all_ok:
+        broken = [name for name, ok in (("lidar", scene.health.scan_ok),
+                                        ("camera", scene.health.camera_ok),
+                                        ("odometry", scene.health.odom_ok)) if not ok]
+        sentences.append(f"Sensor trouble: {', '.join(broken)} not fresh.")
+    return " ".join(sentences)
