@@ -1,0 +1,221 @@
+"""Start the whole graph in one process and run an episode: `reasonact demo`.
+
+Every node is the real node class talking over real DDS topics; they share one
+MultiThreadedExecutor so the demo needs no launch system. The simulator is the
+clock and runs in lockstep with the stack, so an episode takes as long as the
+stack needs to compute, which on 2 cores is faster than real time for rules +
+MPPI; ``realtime`` paces it to the wall clock instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rclpy
+from geometry_msgs.msg import Twist
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+
+from reasonact_ros.msg import BehaviorDecision
+from reasonact_ros.nodes import qos
+from reasonact_ros.scene import Behavior
+from reasonact_ros.share import share_path
+from reasonact_ros.sim.scenario import Scenario, load_scenario
+
+PLANNERS = ("mppi", "dwa")
+REASONERS = ("rules", "llm", "local", "none")
+
+
+@dataclass
+class EpisodeOptions:
+    scenario: str = "empty_walkway"
+    planner: str = "mppi"
+    reasoner: str = "rules"
+    instruction: str = ""
+    realtime: bool = False
+    seed: int = -1
+    camera: bool = False
+    llm_endpoint: str = ""
+    params_file: Path = field(default_factory=lambda: share_path("config", "reasonact.yaml"))
+    mppi_samples: int | None = None
+    # A wall-clock ceiling, so a stack that stops answering cannot hang a run.
+    wall_timeout_s: float = 600.0
+
+
+class EpisodeMonitor(Node):
+    """Watches what the stack commands, over the same topics a robot would see."""
+
+    def __init__(self, instruction: str, **kwargs):
+        super().__init__("episode_monitor", **kwargs)
+        self.max_linear_speed = 0.0
+        self.max_angular_speed = 0.0
+        self.commands = 0
+        self.decisions: Counter[str] = Counter()
+        self.last_decision = ""
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.COMMAND)
+        self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
+        self._instruction = self.create_publisher(String, "instruction", qos.LATCHED)
+        if instruction:
+            self._instruction.publish(String(data=instruction))
+
+    def _on_cmd(self, msg: Twist) -> None:
+        self.commands += 1
+        if math.isfinite(msg.linear.x):
+            self.max_linear_speed = max(self.max_linear_speed, abs(msg.linear.x))
+        if math.isfinite(msg.angular.z):
+            self.max_angular_speed = max(self.max_angular_speed, abs(msg.angular.z))
+
+    def _on_decision(self, msg: BehaviorDecision) -> None:
+        try:
+            name = Behavior(msg.behavior).name
+        except ValueError:
+            name = f"UNKNOWN_{msg.behavior}"
+        self.decisions[name] += 1
+        self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
+
+
+def _route_parameter(scenario: Scenario) -> list[float]:
+    return [float(v) for point in scenario.goal.waypoints for v in point]
+
+
+def _walkway_parameters(scenario: Scenario) -> list[Parameter]:
+    walkway = scenario.main_walkway()
+    if walkway is None:
+        return []
+    edges = walkway.edges()
+    return [Parameter("walkway_left", value=edges.left.ravel().tolist()),
+            Parameter("walkway_right", value=edges.right.ravel().tolist())]
+
+
+def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[str, Node]:
+    """The graph's nodes with the episode's parameters layered over the params file."""
+    from reasonact_ros.nodes.perception_node import PerceptionNode
+    from reasonact_ros.nodes.planner_node import PlannerNode
+    from reasonact_ros.nodes.reasoning_node import ReasoningNode
+    from reasonact_ros.nodes.safety_node import SafetyNode
+    from reasonact_ros.nodes.sim_node import SimNode
+
+    sim_time = Parameter("use_sim_time", value=True)
+    nodes: dict[str, Node] = {}
+    nodes["sim"] = SimNode(context=context, parameter_overrides=[
+        Parameter("scenario", value=str(scenario.path)),
+        Parameter("seed", value=int(options.seed)),
+        Parameter("lockstep", value=True),
+        Parameter("real_time_factor", value=1.0 if options.realtime else 0.0),
+        Parameter("camera_enabled", value=bool(options.camera)),
+    ])
+    nodes["perception"] = PerceptionNode(context=context, parameter_overrides=[
+        sim_time, *_walkway_parameters(scenario)])
+    if options.reasoner != "none":
+        overrides = [sim_time, Parameter("backend", value=options.reasoner)]
+        if options.llm_endpoint:
+            overrides.append(Parameter("llm_endpoint", value=options.llm_endpoint))
+        nodes["reasoning"] = ReasoningNode(context=context, parameter_overrides=overrides)
+    planner_overrides = [sim_time, Parameter("planner", value=options.planner),
+                         Parameter("route", value=_route_parameter(scenario)),
+                         Parameter("goal_tolerance", value=float(scenario.goal.tolerance)),
+                         Parameter("use_decisions", value=options.reasoner != "none")]
+    if options.mppi_samples:
+        planner_overrides.append(Parameter("mppi_samples", value=int(options.mppi_samples)))
+    nodes["planner"] = PlannerNode(context=context, parameter_overrides=planner_overrides)
+    nodes["safety"] = SafetyNode(context=context, parameter_overrides=[sim_time])
+    nodes["monitor"] = EpisodeMonitor(options.instruction, context=context,
+                                      parameter_overrides=[sim_time])
+    return nodes
+
+
+def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
+                gif: bool = True) -> dict:
+    """Run one closed-loop episode and return (and write) its summary."""
+    scenario = load_scenario(options.scenario)
+    context = rclpy.Context()
+    rclpy.init(context=context,
+               args=["--ros-args", "--params-file", str(options.params_file)])
+    recorder = None
+    if out_dir is not None and gif:
+        from reasonact_ros.sim.render import TopDownRecorder
+
+        recorder = TopDownRecorder(scenario)
+    executor = MultiThreadedExecutor(num_threads=6, context=context)
+    nodes: dict[str, Node] = {}
+    wall_start = time.monotonic()
+    try:
+        nodes = build_nodes(options, scenario, context)
+        for node in nodes.values():
+            executor.add_node(node)
+        sim, monitor = nodes["sim"], nodes["monitor"]
+        if recorder is not None:
+            sim.on_step = lambda world: recorder.record(world, caption=monitor.last_decision)
+        spinner = threading.Thread(target=executor.spin, name="executor", daemon=True)
+        spinner.start()
+        _wait_for_graph(monitor, timeout_s=10.0)
+        sim.start()
+        while not sim.finished and time.monotonic() - wall_start < options.wall_timeout_s:
+            time.sleep(0.05)
+        wall_time = time.monotonic() - wall_start
+        sim.stop()
+        summary = _summary(options, scenario, sim.world, monitor, wall_time)
+    finally:
+        for node in nodes.values():
+            shutdown = getattr(node, "on_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        for node in nodes.values():
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if recorder is not None:
+            recorder.save_png(out_dir / "episode.png")
+            recorder.save_gif(out_dir / "episode.gif")
+            summary["outputs"] = {"png": str(out_dir / "episode.png"),
+                                  "gif": str(out_dir / "episode.gif")}
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _wait_for_graph(monitor: Node, timeout_s: float) -> None:
+    """Give DDS discovery a moment so the first steps are not taken blind."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if monitor.count_publishers("cmd_vel") > 0 and monitor.count_publishers("decision") >= 0:
+            return
+        time.sleep(0.05)
+
+
+def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: EpisodeMonitor,
+             wall_time: float) -> dict:
+    person_hits = [e for e in world.events if e.kind == "collision_person"]
+    obstacle_hits = [e for e in world.events if e.kind == "collision_obstacle"]
+    reached = [e.time for e in world.events if e.kind == "goal_reached"]
+    collisions = len(person_hits) + len(obstacle_hits)
+    return {
+        "scenario": scenario.name,
+        "seed": world.seed,
+        "planner": options.planner,
+        "reasoner": options.reasoner,
+        "instruction": options.instruction,
+        "outcome": world.outcome if world.done else "wall_timeout",
+        "success": bool(reached) and collisions == 0,
+        "collisions": collisions,
+        "collisions_person": len(person_hits),
+        "collisions_obstacle": len(obstacle_hits),
+        "collisions_robot_at_fault": sum(1 for e in world.events if e.robot_at_fault),
+        "time_to_goal_s": round(reached[0], 3) if reached else None,
+        "min_person_distance_m": (round(world.min_person_distance, 3)
+                                  if math.isfinite(world.min_person_distance) else None),
+        "max_linear_speed_mps": round(monitor.max_linear_speed, 3),
+        "decisions": dict(sorted(monitor.decisions.items())),
+        "sim_time_s": round(world.time, 3),
+        "wall_time_s": round(wall_time, 3),
+        "real_time_factor": round(world.time / wall_time, 2) if wall_time > 0 else None,
+    }

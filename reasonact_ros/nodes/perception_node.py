@@ -1,0 +1,224 @@
+"""perception_node: scan, camera and odom in; ``scene`` (SceneObservation) out.
+
+Publishes one scene per scan, ``~/markers`` (tracks with velocity arrows) and,
+when a camera detector runs, ``~/debug_image``. Bad input (unusable encodings,
+wrong data length, NaN ranges, an impossible camera_info, frames from the
+past) skips that frame, logs the cause once per cause and marks the scene's
+health; the node keeps running.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
+from visualization_msgs.msg import Marker, MarkerArray
+
+from reasonact_ros.msg import SceneObservation
+from reasonact_ros.nodes import conversions, qos
+from reasonact_ros.nodes.entrypoint import spin_node
+from reasonact_ros.nodes.parameters import declare
+from reasonact_ros.perception import validation
+from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
+from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
+
+_CLASS_COLOURS = {ObjectClass.PEDESTRIAN: (0.1, 0.8, 0.2), ObjectClass.OBSTACLE: (0.6, 0.6, 0.6),
+                  ObjectClass.UNKNOWN: (0.9, 0.7, 0.1)}
+
+
+class PerceptionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("perception_node", **kwargs)
+        self._odom_frame = declare(self, "odom_frame", "odom", "Odometry frame (REP-105)",
+                                   read_only=True)
+        self._lidar_offset = Pose2D(
+            declare(self, "lidar_x", 0.0, "Lidar x in base_link [m]", low=-5.0, high=5.0),
+            declare(self, "lidar_y", 0.0, "Lidar y in base_link [m]", low=-5.0, high=5.0),
+            declare(self, "lidar_yaw", 0.0, "Lidar yaw in base_link [rad]", low=-3.15, high=3.15))
+        left = declare(self, "walkway_left", [0.0],
+                       "Walkway left edge prior in odom, flat x1, y1, ... list; [0.0] for none")
+        right = declare(self, "walkway_right", [0.0],
+                        "Walkway right edge prior in odom, flat x1, y1, ... list")
+        self._max_frame_age = declare(self, "max_frame_age", 1.0,
+                                      "Frames older than this are skipped [s]", low=0.01,
+                                      high=60.0)
+        detector_name = declare(self, "camera_detector", "none",
+                                "Camera person detector: none|hog|ssd|trained", read_only=True)
+        self._camera_mount = dict(
+            mount_x=declare(self, "camera_x", 0.1, "Camera x in base_link [m]", low=-5.0,
+                            high=5.0),
+            mount_z=declare(self, "camera_z", 1.0, "Camera height above ground [m]", low=0.05,
+                            high=5.0),
+            pitch=declare(self, "camera_pitch", 0.25, "Camera pitch down [rad]", low=-1.5,
+                          high=1.5))
+        self._pipeline = PerceptionPipeline(PerceptionConfig(), walkway=_walkway(left, right))
+        self._detector = None
+        if detector_name != "none":
+            from reasonact_ros.perception.detectors import make_detector
+
+            self._detector = make_detector(detector_name)
+        self._lock = threading.Lock()  # scans and images come from different callback groups
+        self._odom: Odometry | None = None
+        self._reported_causes: set[str] = set()
+        self.skipped_frames = 0
+
+        sensors = MutuallyExclusiveCallbackGroup()
+        camera = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Odometry, "odom", self._on_odom, qos.SENSOR,
+                                 callback_group=sensors)
+        self.create_subscription(LaserScan, "scan", self._on_scan, qos.SENSOR,
+                                 callback_group=sensors)
+        self.create_subscription(CameraInfo, "camera/camera_info", self._on_camera_info,
+                                 qos.SENSOR, callback_group=camera)
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos.SENSOR,
+                                 callback_group=camera)
+        self._scene_publisher = self.create_publisher(SceneObservation, "scene", qos.COMMAND)
+        self._marker_publisher = self.create_publisher(MarkerArray, "~/markers", 1)
+        self._debug_publisher = self.create_publisher(Image, "~/debug_image", qos.SENSOR)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _skip(self, error: validation.SensorInputError, topic: str) -> None:
+        self.skipped_frames += 1
+        self._pipeline.note(f"{topic}: {error.cause}")
+        if error.cause not in self._reported_causes:
+            self._reported_causes.add(error.cause)
+            self.get_logger().warn(f"skipping {topic} frame: {error} (reported once per cause)")
+
+    def _too_old(self, stamp, now: float, topic: str) -> bool:
+        age = now - conversions.time_to_seconds(stamp)
+        if age > self._max_frame_age:
+            self._skip(validation.SensorInputError(
+                "stale", f"frame is {age:.2f} s old (max_frame_age {self._max_frame_age} s)"),
+                topic)
+            return True
+        return False
+
+    def _robot(self) -> tuple[Pose2D, Velocity2D] | None:
+        if self._odom is None:
+            return None
+        return (conversions.pose_from_msg(self._odom.pose.pose),
+                conversions.twist_from_msg(self._odom.twist.twist))
+
+    def _on_odom(self, msg: Odometry) -> None:
+        self._odom = msg
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        now = self._now()
+        robot = self._robot()
+        if robot is None or self._too_old(msg.header.stamp, now, "scan"):
+            return
+        try:
+            ranges = validation.check_scan(msg.ranges, msg.range_min, msg.range_max)
+        except validation.SensorInputError as error:
+            self._skip(error, "scan")
+            return
+        pose, velocity = robot
+        c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+        offset = self._lidar_offset
+        sensor = Pose2D(pose.x + c * offset.x - s * offset.y, pose.y + s * offset.x + c * offset.y,
+                        pose.yaw + offset.yaw)
+        scan = conversions.scan_from_msg(msg, sensor)
+        scan.ranges = ranges
+        with self._lock:
+            self._pipeline.process_scan(scan, now)
+            scene = self._pipeline.scene(now, pose, velocity)
+        msg_out = conversions.scene_to_msg(scene)
+        msg_out.header.frame_id = self._odom_frame
+        msg_out.odom_ok = True
+        self._scene_publisher.publish(msg_out)
+        self._publish_markers(scene)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics = validation.check_camera_info(msg.k, msg.width, msg.height)
+        except validation.SensorInputError as error:
+            self._skip(error, "camera_info")
+            return
+        camera = CameraModel(**intrinsics, **self._camera_mount)
+        with self._lock:
+            self._pipeline.camera = camera
+
+    def _on_image(self, msg: Image) -> None:
+        if self._detector is None:
+            return
+        now = self._now()
+        robot = self._robot()
+        if robot is None or self._pipeline.camera is None:
+            return
+        if self._too_old(msg.header.stamp, now, "camera/image_raw"):
+            return
+        try:
+            image = validation.image_to_rgb(bytes(msg.data), msg.width, msg.height,
+                                            msg.encoding, msg.step)
+        except validation.SensorInputError as error:
+            self._skip(error, "camera/image_raw")
+            return
+        with self._lock:
+            self._pipeline.detector = self._detector
+            detections = self._pipeline.process_image(image, robot[0], now)
+        if self._debug_publisher.get_subscription_count():
+            self._publish_debug(msg, image, detections)
+
+    def _publish_debug(self, source: Image, image: np.ndarray, detections) -> None:
+        import cv2
+
+        canvas = np.ascontiguousarray(image.copy())
+        for detection in detections:
+            box = detection.box
+            cv2.rectangle(canvas, (int(box.x0), int(box.y0)), (int(box.x1), int(box.y1)),
+                          (0, 255, 0), 2)
+            label = f"#{detection.track_id}" if detection.track_id is not None else "?"
+            cv2.putText(canvas, label, (int(box.x0), max(12, int(box.y0) - 4)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
+        out = Image(header=source.header, height=canvas.shape[0], width=canvas.shape[1],
+                    encoding="rgb8", step=canvas.shape[1] * 3)
+        out.data = canvas.tobytes()
+        self._debug_publisher.publish(out)
+
+    def _publish_markers(self, scene) -> None:
+        markers = MarkerArray()
+        markers.markers.append(Marker(action=Marker.DELETEALL))
+        stamp = conversions.seconds_to_time(scene.stamp)
+        for obj in scene.objects:
+            r, g, b = _CLASS_COLOURS[obj.label]
+            body = Marker(type=Marker.CYLINDER, action=Marker.ADD, ns="tracks",
+                          id=obj.id % 2**31)
+            body.header.stamp, body.header.frame_id = stamp, self._odom_frame
+            body.pose.position.x, body.pose.position.y, body.pose.position.z = obj.x, obj.y, 0.8
+            body.pose.orientation.w = 1.0
+            body.scale.x = body.scale.y = 2 * obj.radius
+            body.scale.z = 1.6
+            body.color.r, body.color.g, body.color.b, body.color.a = r, g, b, 0.6
+            arrow = Marker(type=Marker.ARROW, action=Marker.ADD, ns="velocities",
+                           id=obj.id % 2**31)
+            arrow.header = body.header
+            arrow.points = [conversions.Point(x=obj.x, y=obj.y, z=0.1),
+                            conversions.Point(x=obj.x + obj.vx, y=obj.y + obj.vy, z=0.1)]
+            arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.05, 0.1, 0.1
+            arrow.color.r, arrow.color.g, arrow.color.b, arrow.color.a = r, g, b, 1.0
+            markers.markers.extend([body, arrow])
+        self._marker_publisher.publish(markers)
+
+
+def _walkway(left: list[float], right: list[float]) -> Walkway | None:
+    if len(left) < 4 or len(right) < 4:
+        return None
+    if len(left) % 2 or len(right) % 2:
+        raise ValueError("walkway_left and walkway_right need x, y pairs")
+    return Walkway(np.asarray(left, dtype=float).reshape(-1, 2),
+                   np.asarray(right, dtype=float).reshape(-1, 2))
+
+
+def main(args=None) -> int:
+    return spin_node(PerceptionNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,269 @@
+"""planner_node: the decision-shaped local planner.
+
+Subscribes ``scene`` (tracked people, walkway), ``scan`` (obstacle points),
+``odom``, ``decision`` and ``goal_pose``; a fixed-rate timer in its own
+callback group plans and publishes ``cmd_vel_nav``, ``~/plan`` and
+``~/predictions``. Subscriptions only store the latest message (Nav2 velocity
+smoother pattern), so a slow message never delays a control cycle.
+
+Staleness rules: no fresh decision -> the conservative default decision; no
+fresh scene -> stop (perception may be dead, people may be anywhere).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from geometry_msgs.msg import Point, PoseStamped
+from nav_msgs.msg import Odometry, Path
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import String
+from visualization_msgs.msg import Marker, MarkerArray
+
+from reasonact_ros.msg import BehaviorDecision, SceneObservation
+from reasonact_ros.nodes import conversions, qos
+from reasonact_ros.nodes.entrypoint import spin_node
+from reasonact_ros.nodes.parameters import declare, declare_limits
+from reasonact_ros.nodes.velocity_output import VelocityPublisher
+from reasonact_ros.planning.interface import PLANNER_NAMES, PlannerInput, make_planner
+from reasonact_ros.scene import (
+    Behavior,
+    Decision,
+    DecisionSource,
+    Goal,
+    Pose2D,
+    default_decision,
+)
+
+
+class PlannerNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("planner_node", **kwargs)
+        self._odom_frame = declare(self, "odom_frame", "odom", "Odometry frame (REP-105)",
+                                   read_only=True)
+        planner_name = declare(self, "planner", "mppi",
+                               f"Local planner: {'|'.join(PLANNER_NAMES)}", read_only=True)
+        if planner_name not in PLANNER_NAMES:
+            raise ValueError(f"parameter planner must be one of {PLANNER_NAMES}, "
+                             f"got {planner_name!r}")
+        rate = declare(self, "control_rate", 20.0, "Planning rate [Hz]", low=1.0, high=100.0,
+                       read_only=True)
+        self._deadline_s = declare(self, "deadline", 0.045,
+                                   "A cycle slower than this falls back to DWA next cycle [s]",
+                                   low=0.001, high=1.0)
+        self._scene_timeout = declare(self, "scene_timeout", 0.5,
+                                      "Older scenes stop the robot [s]", low=0.05, high=10.0)
+        self._goal_tolerance = declare(self, "goal_tolerance", 0.3, "Goal radius [m]",
+                                       low=0.01, high=5.0)
+        route = declare(self, "route", [0.0],
+                        "Route in odom as a flat x1, y1, x2, y2, ... list; [0.0] for none "
+                        "(goal_pose then sets the goal)")
+        self._lidar_offset = Pose2D(
+            declare(self, "lidar_x", 0.0, "Lidar x in base_link [m]", low=-5.0, high=5.0),
+            declare(self, "lidar_y", 0.0, "Lidar y in base_link [m]", low=-5.0, high=5.0),
+            declare(self, "lidar_yaw", 0.0, "Lidar yaw in base_link [rad]", low=-3.15, high=3.15))
+        stamped = declare(self, "use_stamped_cmd_vel", False,
+                          "Publish geometry_msgs/TwistStamped on cmd_vel_nav", read_only=True)
+        self._use_decisions = declare(
+            self, "use_decisions", True,
+            "Obey BehaviorDecision; false drives at the limits (the no-reasoning baseline)",
+            read_only=True)
+        self._limits = declare_limits(self)
+        planner_params = {}
+        if planner_name == "mppi":
+            planner_params = {
+                "samples": declare(self, "mppi_samples", 2000, "MPPI rollouts per cycle",
+                                   low=16, high=20000, read_only=True),
+                "steps": declare(self, "mppi_steps", 56, "MPPI horizon steps", low=4, high=400,
+                                 read_only=True),
+                "dt": declare(self, "mppi_dt", 0.05, "MPPI step [s]", low=0.01, high=0.5,
+                              read_only=True),
+            }
+        self._planner = make_planner(planner_name, **planner_params)
+        self._fallback = make_planner("dwa") if planner_name != "dwa" else None
+        self._use_fallback_next = False
+        self.deadline_misses = 0
+
+        self._goal: Goal | None = None
+        if len(route) >= 2:
+            self._set_route(route)
+        self._odom: Odometry | None = None
+        self._scene = None
+        self._scene_received = -math.inf
+        self._decision: Decision | None = None
+        self._scan: LaserScan | None = None
+        self._scan_pose: Pose2D | None = None
+
+        inputs = MutuallyExclusiveCallbackGroup()
+        control = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Odometry, "odom", self._on_odom, qos.SENSOR,
+                                 callback_group=inputs)
+        self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
+                                 callback_group=inputs)
+        self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND,
+                                 callback_group=inputs)
+        self.create_subscription(LaserScan, "scan", self._on_scan, qos.SENSOR,
+                                 callback_group=inputs)
+        self.create_subscription(PoseStamped, "goal_pose", self._on_goal, qos.COMMAND,
+                                 callback_group=inputs)
+        self._cmd = VelocityPublisher(self, "cmd_vel_nav", stamped)
+        self._path_publisher = self.create_publisher(Path, "~/plan", 1)
+        self._prediction_publisher = self.create_publisher(MarkerArray, "~/predictions", 1)
+        self._status_publisher = self.create_publisher(String, "~/status", qos.LATCHED)
+        self._status = ""
+        self.create_timer(1.0 / rate, self._cycle, callback_group=control)
+
+    # --- inputs: store the latest, nothing else ---------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_odom(self, msg: Odometry) -> None:
+        self._odom = msg
+
+    def _on_scene(self, msg: SceneObservation) -> None:
+        try:
+            self._scene = conversions.scene_from_msg(msg)
+            self._scene_received = self._now()
+        except ValueError as error:
+            self.get_logger().warn(f"scene rejected: {error}", throttle_duration_sec=2.0)
+
+    def _on_decision(self, msg: BehaviorDecision) -> None:
+        try:
+            self._decision = conversions.decision_from_msg(msg)
+        except ValueError as error:
+            self.get_logger().warn(f"decision rejected: {error}", throttle_duration_sec=2.0)
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        self._scan = msg
+        self._scan_pose = self._robot_pose()
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        x, y = msg.pose.position.x, msg.pose.position.y
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})")
+            return
+        if msg.header.frame_id not in ("", self._odom_frame):
+            self.get_logger().error(
+                f"goal_pose rejected: frame '{msg.header.frame_id}' is not "
+                f"'{self._odom_frame}' (no tf2 lookup in this node)")
+            return
+        self._goal = Goal(((x, y),), tolerance=self._goal_tolerance)
+        self._planner.reset()
+        self.get_logger().info(f"new goal ({x:.2f}, {y:.2f}) in {self._odom_frame}")
+
+    def _set_route(self, flat: list[float]) -> None:
+        if len(flat) % 2:
+            raise ValueError(f"parameter route needs x, y pairs, got {len(flat)} values")
+        points = tuple((float(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2))
+        self._goal = Goal(points, tolerance=self._goal_tolerance)
+
+    # --- the control cycle ------------------------------------------------------
+    def _robot_pose(self) -> Pose2D | None:
+        if self._odom is None:
+            return None
+        return conversions.pose_from_msg(self._odom.pose.pose)
+
+    def _obstacle_points(self) -> np.ndarray:
+        if self._scan is None or self._scan_pose is None:
+            return np.zeros((0, 2))
+        robot, offset = self._scan_pose, self._lidar_offset
+        c, s = math.cos(robot.yaw), math.sin(robot.yaw)
+        sensor = Pose2D(robot.x + c * offset.x - s * offset.y,
+                        robot.y + s * offset.x + c * offset.y, robot.yaw + offset.yaw)
+        return conversions.scan_from_msg(self._scan, sensor).points_odom()
+
+    def _current_decision(self, now: float) -> Decision:
+        if now - self._scene_received > self._scene_timeout:
+            return Decision(Behavior.STOP, 0.0, self._limits.min_person_clearance,
+                            valid_until=now, source=DecisionSource.FALLBACK,
+                            rationale="scene is stale: perception may be down", stamp=now)
+        if not self._use_decisions:
+            return Decision(Behavior.PROCEED, self._limits.max_linear_speed,
+                            self._limits.min_person_clearance, valid_until=now,
+                            source=DecisionSource.FALLBACK, rationale="decisions not used",
+                            stamp=now)
+        if self._decision is None or not self._decision.is_valid_at(now):
+            return default_decision(now, self._limits)
+        return self._decision
+
+    def _cycle(self) -> None:
+        now = self._now()
+        robot = self._robot_pose()
+        if robot is None:
+            self._publish_status("no_odom")
+            self._cmd.publish_zero()
+            return
+        decision = self._current_decision(now)
+        scene = self._scene
+        try:
+            inp = PlannerInput(
+                now=now, robot=robot,
+                velocity=conversions.twist_from_msg(self._odom.twist.twist),
+                goal=self._goal,
+                people=scene.people() if scene is not None else (),
+                obstacle_points=self._obstacle_points(),
+                walkway=scene.walkway if scene is not None else None,
+                decision=decision, limits=self._limits)
+        except ValueError as error:
+            self.get_logger().warn(f"planning skipped: {error}", throttle_duration_sec=2.0)
+            self._cmd.publish_zero()
+            return
+        planner = self._planner
+        if self._use_fallback_next and self._fallback is not None:
+            planner = self._fallback
+        result = planner.plan(inp)
+        self._use_fallback_next = result.compute_ms * 1e-3 > self._deadline_s
+        if self._use_fallback_next and planner is self._planner:
+            self.deadline_misses += 1
+            self.get_logger().warn(
+                f"planner took {result.compute_ms:.0f} ms (> {self._deadline_s * 1e3:.0f} ms): "
+                "DWA plans the next cycle", throttle_duration_sec=5.0)
+        self._cmd.publish(result.command)
+        self._publish_status(result.status)
+        self._publish_plan(result.trajectory)
+        self._publish_predictions(result.predictions)
+
+    def _publish_status(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            self._status_publisher.publish(String(data=status))
+
+    def _publish_plan(self, trajectory: np.ndarray) -> None:
+        path = Path()
+        path.header.stamp = self.get_clock().now().to_msg()
+        path.header.frame_id = self._odom_frame
+        for x, y, yaw in np.asarray(trajectory).reshape(-1, 3):
+            pose = PoseStamped()
+            pose.header = path.header
+            pose.pose = conversions.pose_to_msg(Pose2D(float(x), float(y), float(yaw)))
+            path.poses.append(pose)
+        self._path_publisher.publish(path)
+
+    def _publish_predictions(self, predictions: dict) -> None:
+        markers = MarkerArray()
+        stamp = self.get_clock().now().to_msg()
+        markers.markers.append(Marker(action=Marker.DELETEALL))
+        for person_id, positions in predictions.items():
+            marker = Marker(type=Marker.LINE_STRIP, action=Marker.ADD, id=int(person_id) % 2**31)
+            marker.header.stamp, marker.header.frame_id = stamp, self._odom_frame
+            marker.ns = "predictions"
+            marker.scale.x = 0.05
+            marker.color.r, marker.color.g, marker.color.a = 1.0, 0.5, 0.8
+            marker.points = [Point(x=float(x), y=float(y), z=0.0)
+                             for x, y in np.asarray(positions).reshape(-1, 2)]
+            markers.markers.append(marker)
+        self._prediction_publisher.publish(markers)
+
+    def on_shutdown(self) -> None:
+        self._cmd.publish_zero()
+
+
+def main(args=None) -> int:
+    return spin_node(PlannerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

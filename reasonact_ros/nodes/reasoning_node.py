@@ -1,0 +1,129 @@
+"""reasoning_node: scene + instruction in, validated ``decision`` out, never blocking.
+
+A timer at ``decision_rate`` asks the ReasoningEngine for a decision; the
+engine answers at once with a rules decision while an LLM call (if a back-end
+is configured) runs in the background, so a slow or dead model never delays a
+decision. Everything published on ``decision`` has passed the validator.
+
+Outputs: ``decision``, ``~/explanation``, ``~/scene_text``, ``~/trace`` (one
+JSON ReAct record per step) and ``~/stats`` (JSON counters).
+"""
+
+from __future__ import annotations
+
+import json
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from reasonact_ros.msg import BehaviorDecision, SceneObservation
+from reasonact_ros.nodes import conversions, qos
+from reasonact_ros.nodes.entrypoint import spin_node
+from reasonact_ros.nodes.parameters import declare, declare_limits
+from reasonact_ros.reasoning.engine import ReasoningEngine
+
+BACKENDS = ("rules", "llm", "local")
+
+
+class ReasoningNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("reasoning_node", **kwargs)
+        backend = declare(self, "backend", "rules", f"Policy back-end: {'|'.join(BACKENDS)}",
+                          read_only=True)
+        if backend not in BACKENDS:
+            raise ValueError(f"parameter backend must be one of {BACKENDS}, got {backend!r}")
+        endpoint = declare(self, "llm_endpoint", "http://127.0.0.1:8080/v1",
+                           "OpenAI-compatible endpoint for backend llm", read_only=True)
+        model = declare(self, "llm_model", "", "Model name sent to the endpoint", read_only=True)
+        llm_timeout = declare(self, "llm_timeout", 2.0, "LLM call timeout [s]", low=0.05,
+                              high=60.0, read_only=True)
+        rate = declare(self, "decision_rate", 10.0, "Decisions per second", low=1.0, high=100.0,
+                       read_only=True)
+        validity = declare(self, "decision_validity", 1.0,
+                           "How long a decision stays valid [s]", low=0.05, high=10.0,
+                           read_only=True)
+        self._scene_timeout = declare(self, "scene_timeout", 0.5,
+                                      "No decision from a scene older than this [s]",
+                                      low=0.05, high=10.0)
+        limits = declare_limits(self)
+        self._local_server = None
+        policy = None
+        if backend == "local":
+            from reasonact_ros.reasoning.local_server import LocalLlamaServer
+
+            # Starting the model server takes a few seconds, once, before any decision.
+            self._local_server = LocalLlamaServer()
+            endpoint = self._local_server.__enter__().endpoint
+            self.get_logger().info(f"local LLM server ready at {endpoint}")
+        if backend in ("llm", "local"):
+            from reasonact_ros.reasoning.llm import LLMPolicy
+
+            policy = LLMPolicy(endpoint, model=model, timeout_s=llm_timeout)
+        self._engine = ReasoningEngine(limits, policy=policy, decision_period_s=1.0 / rate,
+                                       validity_s=validity, llm_timeout_s=llm_timeout)
+        self._scene = None
+        self._scene_received = None
+
+        inputs = MutuallyExclusiveCallbackGroup()
+        decide = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
+                                 callback_group=inputs)
+        self.create_subscription(String, "instruction", self._on_instruction, qos.LATCHED,
+                                 callback_group=inputs)
+        self._decision_publisher = self.create_publisher(BehaviorDecision, "decision",
+                                                         qos.COMMAND)
+        self._explanation_publisher = self.create_publisher(String, "~/explanation", qos.LATCHED)
+        self._scene_text_publisher = self.create_publisher(String, "~/scene_text", 1)
+        self._trace_publisher = self.create_publisher(String, "~/trace", 10)
+        self._stats_publisher = self.create_publisher(String, "~/stats", 1)
+        self.create_timer(1.0 / rate, self._decide, callback_group=decide)
+        self.create_timer(1.0, self._publish_stats, callback_group=decide)
+        self._last_explanation = ""
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_scene(self, msg: SceneObservation) -> None:
+        try:
+            self._scene = conversions.scene_from_msg(msg)
+            self._scene_received = self._now()
+        except ValueError as error:
+            self.get_logger().warn(f"scene rejected: {error}", throttle_duration_sec=2.0)
+
+    def _on_instruction(self, msg: String) -> None:
+        accepted, explanation = self._engine.set_instruction(msg.data)
+        log = self.get_logger().info if accepted else self.get_logger().warn
+        log(f"instruction {'accepted' if accepted else 'refused'}: {explanation}")
+        self._explain(explanation)
+
+    def _explain(self, text: str) -> None:
+        if text and text != self._last_explanation:
+            self._last_explanation = text
+            self._explanation_publisher.publish(String(data=text))
+
+    def _decide(self) -> None:
+        now = self._now()
+        if self._scene is None or now - self._scene_received > self._scene_timeout:
+            return  # the planner's stale-decision fallback takes over
+        output = self._engine.step(self._scene, now)
+        self._decision_publisher.publish(conversions.decision_to_msg(output.decision))
+        self._scene_text_publisher.publish(String(data=output.scene_text))
+        self._trace_publisher.publish(String(data=json.dumps(output.trace, default=str)))
+        self._explain(output.explanation)
+
+    def _publish_stats(self) -> None:
+        self._stats_publisher.publish(String(data=json.dumps(self._engine.stats, default=str)))
+
+    def on_shutdown(self) -> None:
+        self._engine.close()
+        if self._local_server is not None:
+            self._local_server.__exit__(None, None, None)
+
+
+def main(args=None) -> int:
+    return spin_node(ReasoningNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

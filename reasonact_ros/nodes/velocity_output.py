@@ -1,0 +1,40 @@
+"""cmd_vel as Twist or TwistStamped, chosen by a parameter (TurtleBot3 #1135 trap)."""
+
+from __future__ import annotations
+
+import math
+
+from geometry_msgs.msg import Twist, TwistStamped
+
+from reasonact_ros.nodes import conversions, qos
+from reasonact_ros.scene import Velocity2D
+
+
+class VelocityPublisher:
+    """Publishes body-frame velocities; non-finite values never leave this class."""
+
+    def __init__(self, node, topic: str, stamped: bool, frame_id: str = "base_link"):
+        self._node = node
+        self._stamped = stamped
+        self._frame_id = frame_id
+        self._publisher = node.create_publisher(TwistStamped if stamped else Twist, topic,
+                                                qos.COMMAND)
+        self.rejected_non_finite = 0
+
+    def publish(self, velocity: Velocity2D) -> Velocity2D:
+        if not (math.isfinite(velocity.linear) and math.isfinite(velocity.angular)):
+            self.rejected_non_finite += 1
+            velocity = Velocity2D(0.0, 0.0)
+        twist = conversions.twist_to_msg(velocity)
+        if self._stamped:
+            msg = TwistStamped()
+            msg.header.stamp = self._node.get_clock().now().to_msg()
+            msg.header.frame_id = self._frame_id
+            msg.twist = twist
+            self._publisher.publish(msg)
+        else:
+            self._publisher.publish(twist)
+        return velocity
+
+    def publish_zero(self) -> None:
+        self.publish(Velocity2D(0.0, 0.0))
