@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from process_tools import child_environment
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
-
 from reasonact_ros.msg import BehaviorDecision, SceneObservation, TrackedObject
+
 from reasonact_ros.nodes import conversions
 from reasonact_ros.scene import (
     Behavior,
