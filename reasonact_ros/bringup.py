@@ -26,7 +26,7 @@ from std_msgs.msg import String
 
 from reasonact_ros.msg import BehaviorDecision
 from reasonact_ros.nodes import qos
-from reasonact_ros.scene import Behavior
+from reasonact_ros.scene import Behavior, ObjectClass
 from reasonact_ros.share import share_path
 from reasonact_ros.sim.scenario import Scenario, load_scenario
 
@@ -60,6 +60,7 @@ class EpisodeMonitor(Node):
         self.commands = 0
         self.decisions: Counter[str] = Counter()
         self.last_decision = ""
+        self.last_behavior = ""
         self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.COMMAND)
         self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
         self._instruction = self.create_publisher(String, "instruction", qos.LATCHED)
@@ -79,6 +80,7 @@ class EpisodeMonitor(Node):
         except ValueError:
             name = f"UNKNOWN_{msg.behavior}"
         self.decisions[name] += 1
+        self.last_behavior = name
         self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
 
 
@@ -132,9 +134,22 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
     return nodes
 
 
+def step_record(world, monitor: EpisodeMonitor) -> dict:
+    """One simulator step as plain data: what the evaluation metrics are computed from."""
+    pose, velocity = world.robot_pose(), world.robot_velocity()
+    people = [(o.id, o.x, o.y, o.vx, o.vy, o.radius)
+              for o in world.ground_truth() if o.label == ObjectClass.PEDESTRIAN]
+    return {"t": world.time, "x": pose.x, "y": pose.y, "yaw": pose.yaw,
+            "v": velocity.linear, "w": velocity.angular, "people": people,
+            "decision": monitor.last_behavior}
+
+
 def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
-                gif: bool = True) -> dict:
-    """Run one closed-loop episode and return (and write) its summary."""
+                gif: bool = True, trajectory: list | None = None) -> dict:
+    """Run one closed-loop episode and return (and write) its summary.
+
+    When ``trajectory`` is a list, one ``step_record`` per simulator step is appended.
+    """
     scenario = load_scenario(options.scenario)
     context = rclpy.Context()
     rclpy.init(context=context,
@@ -152,8 +167,13 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         for node in nodes.values():
             executor.add_node(node)
         sim, monitor = nodes["sim"], nodes["monitor"]
-        if recorder is not None:
-            sim.on_step = lambda world: recorder.record(world, caption=monitor.last_decision)
+        def on_step(world):
+            if recorder is not None:
+                recorder.record(world, caption=monitor.last_decision)
+            if trajectory is not None:
+                trajectory.append(step_record(world, monitor))
+
+        sim.on_step = on_step
         spinner = threading.Thread(target=executor.spin, name="executor", daemon=True)
         spinner.start()
         _wait_for_graph(monitor, timeout_s=10.0)

@@ -59,6 +59,7 @@ class SafetyNode(Node):
         )
         self._filter = SafetyFilter(config)
         self._state = ""
+        self._last_output = None
         group = MutuallyExclusiveCallbackGroup()  # the filter is not thread-safe
         twist_type = TwistStamped if stamped else Twist
         self._output = VelocityPublisher(self, "cmd_vel", stamped)
@@ -79,16 +80,22 @@ class SafetyNode(Node):
 
     def _on_command(self, msg) -> None:
         self._filter.on_command(self._now(), conversions.twist_from_msg(msg))
-        self._update()
+        self._update(forced=True)
 
     def _on_estop(self, msg: Bool) -> None:
         self._filter.set_estop(bool(msg.data))
         self.get_logger().warn(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
-        self._update()
+        self._update(forced=True)
 
-    def _update(self) -> None:
+    def _update(self, forced: bool = False) -> None:
+        """Filter and publish. The timer publishes only to override: while a rule holds
+        the base (watchdog, e-stop, zones) or when the output changed, so in normal
+        driving each planner command yields exactly one cmd_vel."""
         output = self._filter.update(self._now())
-        self._output.publish(output.command)
+        overriding = output.state not in ("ok", "limited")
+        if forced or overriding or output.command != self._last_output:
+            self._output.publish(output.command)
+            self._last_output = output.command
         if output.state != self._state:
             self._state = output.state
             self._state_publisher.publish(String(data=output.state))

@@ -1,0 +1,104 @@
+"""Scene → facts and text, on hand-made scenes with known geometry."""
+
+import math
+
+import numpy as np
+import pytest
+
+from reasonact_ros.reasoning.facts import (
+    describe_scene,
+    scene_facts,
+    time_to_collision,
+)
+from reasonact_ros.scene import (
+    ObjectClass,
+    Pose2D,
+    Scene,
+    SensorHealth,
+    TrackedObject,
+    Velocity2D,
+    Walkway,
+)
+
+WALKWAY = Walkway(left=np.array([[-5.0, 1.5], [30.0, 1.5]]),
+                  right=np.array([[-5.0, -1.5], [30.0, -1.5]]))
+
+
+def person(object_id, x, y, vx=0.0, vy=0.0, **kwargs):
+    return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, vx, vy, **kwargs)
+
+
+def scene(*objects, speed=0.0, yaw=0.0, x=0.0, y=0.0, walkway=WALKWAY, health=SensorHealth()):
+    return Scene(stamp=0.0, robot=Pose2D(x, y, yaw), robot_velocity=Velocity2D(speed, 0.0),
+                 objects=tuple(objects), walkway=walkway, health=health)
+
+
+def test_approaching_pedestrian_has_time_to_collision_from_closing_speed():
+    (fact,) = scene_facts(scene(person(1, 5.0, 0.0, vx=-1.0), speed=1.0))
+    assert fact.relative_motion == "approaching"
+    assert fact.side == "ahead" and fact.ahead
+    assert fact.distance_m == pytest.approx(5.0)
+    # closing at 2 m/s, contact at 5 - (0.3 + 0.35) metres
+    assert fact.time_to_collision_s == pytest.approx((5.0 - 0.65) / 2.0)
+    assert fact.on_walkway
+
+
+def test_crossing_standing_same_direction_and_moving_away_are_told_apart():
+    facts = {f.id: f for f in scene_facts(scene(
+        person(1, 4.0, 3.0, vy=-1.2),
+        person(2, 3.0, 0.2),
+        person(3, 6.0, 0.0, vx=0.6),
+        person(4, -4.0, 0.0, vx=-1.0),
+    ))}
+    assert facts[1].relative_motion == "crossing"
+    assert facts[2].relative_motion == "standing"
+    assert facts[3].relative_motion == "same_direction"
+    assert facts[4].relative_motion == "moving_away"
+
+
+def test_bearing_and_side_are_in_the_robot_frame():
+    # Robot faces +y; a person at odom (-2, 3) is ahead and to its left.
+    (fact,) = scene_facts(scene(person(1, -2.0, 3.0), yaw=math.pi / 2, walkway=None))
+    assert fact.forward_m == pytest.approx(3.0)
+    assert fact.lateral_m == pytest.approx(2.0)
+    assert fact.bearing_rad == pytest.approx(math.atan2(2.0, 3.0))
+    assert fact.side == "left" and fact.ahead
+
+
+def test_facts_are_sorted_by_distance_and_skip_non_finite_tracks():
+    facts = scene_facts(scene(person(1, 9.0, 0.0), person(2, 2.0, 1.0),
+                              person(3, float("nan"), 0.0), person(4, 5.0, -1.0)))
+    assert [f.id for f in facts] == [2, 4, 1]
+
+
+def test_time_to_collision_is_infinite_when_paths_do_not_meet():
+    assert time_to_collision(np.array([5.0, 3.0]), np.array([-1.0, 0.0]), 0.65) == math.inf
+    assert time_to_collision(np.array([5.0, 0.0]), np.array([1.0, 0.0]), 0.65) == math.inf
+    assert time_to_collision(np.array([0.3, 0.0]), np.array([0.0, 0.0]), 0.65) == 0.0
+
+
+def test_walkway_polygon_decides_on_walkway():
+    facts = {f.id: f for f in scene_facts(scene(person(1, 4.0, 0.0), person(2, 4.0, 4.0)))}
+    assert facts[1].on_walkway and not facts[2].on_walkway
+
+
+def test_describe_scene_names_the_approaching_pedestrian_with_time_to_collision():
+    text = describe_scene(scene(person(1, 4.2, 0.0, vx=-1.0), speed=1.0))
+    assert text.startswith("We are on a walkway.")
+    assert ("A pedestrian is on the walkway 4.2 m ahead, walking towards us "
+            "(time to collision 1.8 s).") in text
+
+
+def test_describe_scene_empty_crossing_runner_and_sensor_trouble():
+    assert "the way is clear" in describe_scene(scene(walkway=None))
+    runner = describe_scene(scene(person(1, 3.0, 2.0, vy=-2.5)))
+    assert "running across our path" in runner
+    broken = describe_scene(scene(health=SensorHealth(camera_ok=False)))
+    assert "Sensor trouble: camera" in broken
+
+
+def test_describe_scene_counts_the_people_it_does_not_name():
+    crowd = [person(i, 2.0 + i, 0.5) for i in range(10)]
+    text = describe_scene(scene(*crowd))
+    assert text.count("A pedestrian") == 6
+    assert "Further away: 4 more people." in text

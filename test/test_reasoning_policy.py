@@ -1,0 +1,93 @@
+"""RulesPolicy: each semantic rule on a scene made for it."""
+
+import numpy as np
+import pytest
+
+from reasonact_ros.reasoning.intent import Intent
+from reasonact_ros.reasoning.policy import Policy, RulesPolicy
+from reasonact_ros.scene import (
+    ObjectClass,
+    Pose2D,
+    Scene,
+    SensorHealth,
+    TrackedObject,
+    Velocity2D,
+    Walkway,
+)
+
+WALKWAY = Walkway(left=np.array([[-5.0, 1.5], [30.0, 1.5]]),
+                  right=np.array([[-5.0, -1.5], [30.0, -1.5]]))
+POLICY = RulesPolicy()
+
+
+def person(object_id, x, y, vx=0.0, vy=0.0):
+    return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, vx, vy)
+
+
+def decide(*objects, intent=None, walkway=WALKWAY, speed=0.8, health=SensorHealth()):
+    scene = Scene(stamp=0.0, robot=Pose2D(), robot_velocity=Velocity2D(speed, 0.0),
+                  objects=tuple(objects), walkway=walkway, health=health)
+    return POLICY.propose(scene, intent, 0.0)
+
+
+def test_rules_policy_satisfies_the_policy_protocol():
+    assert isinstance(POLICY, Policy) and POLICY.name == "rules"
+
+
+def test_empty_walkway_follows_it_and_open_ground_proceeds():
+    assert decide()["behavior"] == "FOLLOW_WALKWAY"
+    assert decide(walkway=None)["behavior"] == "PROCEED"
+    assert decide(walkway=None, intent=Intent(follow_walkway=True))["behavior"] == (
+        "FOLLOW_WALKWAY")
+
+
+def test_pedestrian_approaching_on_walkway_is_passed_on_the_right_slowly():
+    action = decide(person(3, 6.0, 0.1, vx=-1.2))
+    assert action["behavior"] == "PASS_RIGHT" and action["target_id"] == 3
+    assert action["max_speed"] < 1.0 and action["min_clearance"] >= 1.0
+    assert "walking towards us" in action["thought"]
+
+
+def test_keep_left_instruction_passes_an_oncoming_person_on_the_left():
+    assert decide(person(3, 6.0, 0.1, vx=-1.2),
+                  intent=Intent(keep_side="left"))["behavior"] == "PASS_LEFT"
+
+
+def test_crossing_pedestrian_makes_us_yield_and_stop_when_imminent():
+    assert decide(person(1, 4.0, 2.5, vy=-1.0))["behavior"] == "YIELD"
+    assert decide(person(1, 2.0, 1.2, vy=-1.0))["behavior"] == "STOP"
+
+
+def test_standing_person_ahead_is_passed_on_the_side_with_room():
+    assert decide(person(1, 4.0, 0.5))["behavior"] == "PASS_RIGHT"
+    assert decide(person(1, 4.0, -0.5))["behavior"] == "PASS_LEFT"
+
+
+def test_close_person_in_front_means_stop():
+    action = decide(person(1, 0.9, 0.1))
+    assert action["behavior"] == "STOP" and action["max_speed"] == 0.0
+
+
+def test_running_child_crossing_means_stop_even_at_a_distance():
+    assert decide(person(1, 5.0, 4.0, vy=-3.0))["behavior"] == "STOP"
+
+
+def test_crowd_ahead_means_slow_with_extra_clearance():
+    crowd = [person(i, 4.0 + 0.3 * i, -1.2 + 0.8 * i) for i in range(4)]
+    crowd = [TrackedObject(o.id, o.label, o.x, o.y) for o in crowd]
+    action = decide(*crowd)
+    assert action["behavior"] == "SLOW" and action["min_clearance"] >= 1.5
+
+
+def test_wait_instruction_stops_and_sensor_trouble_slows():
+    assert decide(intent=Intent(wait=True))["behavior"] == "STOP"
+    assert decide(health=SensorHealth(scan_ok=False))["behavior"] == "SLOW"
+
+
+@pytest.mark.parametrize("intent", [Intent(max_speed=0.3), Intent(min_distance=2.2)])
+def test_instruction_constraints_bound_the_rules_action(intent):
+    action = decide(person(3, 6.0, 0.1, vx=-1.2), intent=intent)
+    if intent.max_speed is not None:
+        assert action["max_speed"] <= intent.max_speed
+    if intent.min_distance is not None:
+        assert action["min_clearance"] >= intent.min_distance
