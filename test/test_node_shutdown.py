@@ -1,0 +1,62 @@
+"""Nodes that command velocity publish zero when they stop (STYLE: zero in `finally`)."""
+
+import math
+import time
+
+import pytest
+import rclpy
+from geometry_msgs.msg import Twist
+from process_tools import start_python, stop
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import LaserScan
+
+pytestmark = pytest.mark.ros
+
+
+def _clear_scan(node) -> LaserScan:
+    scan = LaserScan()
+    scan.header.stamp = node.get_clock().now().to_msg()
+    scan.header.frame_id = "base_scan"
+    scan.angle_min, scan.angle_increment = -math.pi, 2 * math.pi / 360
+    scan.angle_max = scan.angle_min + scan.angle_increment * 359
+    scan.range_min, scan.range_max = 0.05, 12.0
+    scan.ranges = [8.0] * 360  # a wall 8 m away all round: valid, far from every zone
+    return scan
+
+
+def test_safety_node_forwards_then_publishes_zero_on_sigint():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("shutdown_probe", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    received: list[Twist] = []
+    node.create_subscription(Twist, "cmd_vel", received.append, 10)
+    scans = node.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
+    commands = node.create_publisher(Twist, "cmd_vel_nav", 10)
+    process = start_python(["-m", "reasonact_ros.nodes.safety_node"])
+    try:
+        deadline = time.monotonic() + 30.0
+        command = Twist()
+        command.linear.x = 0.5
+        while time.monotonic() < deadline:
+            scans.publish(_clear_scan(node))
+            commands.publish(command)
+            executor.spin_once(timeout_sec=0.05)
+            if any(abs(m.linear.x - 0.5) < 1e-6 for m in received):
+                break
+        assert any(abs(m.linear.x - 0.5) < 1e-6 for m in received), \
+            "safety node never forwarded a go command on a clear scan"
+        received.clear()
+        output = stop(process)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        assert process.returncode == 0, output
+        assert received, "nothing published on shutdown"
+        assert received[-1].linear.x == 0.0 and received[-1].angular.z == 0.0
+    finally:
+        stop(process)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
