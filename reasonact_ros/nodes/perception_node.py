@@ -9,6 +9,7 @@ health; the node keeps running.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -91,15 +92,6 @@ class PerceptionNode(Node):
             self._reported_causes.add(error.cause)
             self.get_logger().warn(f"skipping {topic} frame: {error} (reported once per cause)")
 
-    def _too_old(self, stamp, now: float, topic: str) -> bool:
-        age = now - conversions.time_to_seconds(stamp)
-        if age > self._max_frame_age:
-            self._skip(validation.SensorInputError(
-                "stale", f"frame is {age:.2f} s old (max_frame_age {self._max_frame_age} s)"),
-                topic)
-            return True
-        return False
-
     def _robot(self) -> tuple[Pose2D, Velocity2D] | None:
         if self._odom is None:
             return None
@@ -112,14 +104,19 @@ class PerceptionNode(Node):
     def _on_scan(self, msg: LaserScan) -> None:
         now = self._now()
         robot = self._robot()
-        if robot is None or self._too_old(msg.header.stamp, now, "scan"):
-            return
-        try:
-            ranges = validation.check_scan(msg.ranges, msg.range_min, msg.range_max)
-        except validation.SensorInputError as error:
-            self._skip(error, "scan")
+        if robot is None:
             return
         pose, velocity = robot
+        try:
+            validation.check_stamp(conversions.time_to_seconds(msg.header.stamp), now,
+                                   self._max_frame_age, "scan")
+            ranges = validation.check_scan(msg.ranges, msg.range_min, msg.range_max,
+                                           msg.angle_increment)
+        except validation.SensorInputError as error:
+            self._skip(error, "scan")
+            # Still publish, flagged: silence would read as "perception is dead".
+            self._publish_scene(now, pose, velocity, scan_ok=False)
+            return
         c, s = math.cos(pose.yaw), math.sin(pose.yaw)
         offset = self._lidar_offset
         sensor = Pose2D(pose.x + c * offset.x - s * offset.y, pose.y + s * offset.x + c * offset.y,
@@ -128,10 +125,17 @@ class PerceptionNode(Node):
         scan.ranges = ranges
         with self._lock:
             self._pipeline.process_scan(scan, now)
+        self._publish_scene(now, pose, velocity, scan_ok=True)
+
+    def _publish_scene(self, now: float, pose: Pose2D, velocity: Velocity2D,
+                       scan_ok: bool) -> None:
+        with self._lock:
             scene = self._pipeline.scene(now, pose, velocity)
+        if not scan_ok:
+            scene = dataclasses.replace(
+                scene, health=dataclasses.replace(scene.health, scan_ok=False))
         msg_out = conversions.scene_to_msg(scene)
         msg_out.header.frame_id = self._odom_frame
-        msg_out.odom_ok = True
         self._scene_publisher.publish(msg_out)
         self._publish_markers(scene)
 
@@ -152,9 +156,9 @@ class PerceptionNode(Node):
         robot = self._robot()
         if robot is None or self._pipeline.camera is None:
             return
-        if self._too_old(msg.header.stamp, now, "camera/image_raw"):
-            return
         try:
+            validation.check_stamp(conversions.time_to_seconds(msg.header.stamp), now,
+                                   self._max_frame_age, "camera/image_raw")
             image = validation.image_to_rgb(bytes(msg.data), msg.width, msg.height,
                                             msg.encoding, msg.step)
         except validation.SensorInputError as error:

@@ -12,6 +12,7 @@ fresh scene -> stop (perception may be dead, people may be anywhere).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -185,8 +186,12 @@ class PlannerNode(Node):
                             self._limits.min_person_clearance, valid_until=now,
                             source=DecisionSource.FALLBACK, rationale="decisions not used",
                             stamp=now)
+        conservative = default_decision(now, self._limits)
         if self._decision is None or not self._decision.is_valid_at(now):
-            return default_decision(now, self._limits)
+            return conservative
+        scene_unhealthy = self._scene is not None and not self._scene.health.scan_ok
+        if scene_unhealthy and self._decision.max_speed > conservative.max_speed:
+            return dataclasses.replace(conservative, rationale="scan unhealthy: slowing")
         return self._decision
 
     def _cycle(self) -> None:
