@@ -31,16 +31,17 @@ $(STAMPS)/package: setup.py $(STAMPS)/requirements
 	touch $@
 
 $(STAMPS)/messages: $(MSGS) CMakeLists.txt package.xml reasonact_ros/__init__.py $(STAMPS)/package
+	mkdir -p build
 	AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) cmake -S . -B build/messages -Wno-dev \
 		-DCMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
 		-DPython3_EXECUTABLE=$(CURDIR)/$(PY) -DBUILD_TESTING=OFF \
-		-DREASONACT_INSTALL_PYTHON=OFF > build-messages.log
-	cmake --build build/messages -j2 >> build-messages.log
-	cmake --install build/messages >> build-messages.log
+		-DREASONACT_INSTALL_PYTHON=OFF > build/messages.log \
+		|| { cat build/messages.log; exit 1; }
+	cmake --build build/messages -j2 >> build/messages.log || { cat build/messages.log; exit 1; }
+	cmake --install build/messages >> build/messages.log || { cat build/messages.log; exit 1; }
 	# The generated package's empty __init__.py would hide the checkout's modules;
 	# ours extends __path__ so one import name serves both directories.
 	cp reasonact_ros/__init__.py $(SITE)/reasonact_ros/__init__.py
-	rm -f build-messages.log
 	touch $@
 
 test: venv
