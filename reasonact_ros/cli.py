@@ -86,11 +86,56 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
           + (f", {summary['outputs']['gif']}" if "outputs" in summary else ""))
 
 
+def _add_reason(commands) -> None:
+    reason = commands.add_parser(
+        "reason", help="print the reasoning decision for a scenario's scene at a time",
+        description="Build the scene of a scenario at time T (the robot holding still, "
+                    "perception tracking the simulated scans) and print the validated "
+                    "decision of one back-end.")
+    reason.add_argument("--scenario", type=_scenario_choice, default="head_on")
+    reason.add_argument("--time", type=float, default=3.0, help="scene time T [s]")
+    reason.add_argument("--instruction", default="")
+    reason.add_argument("--backend", choices=("rules", "llm", "local"), default="rules")
+    reason.add_argument("--endpoint", default="http://127.0.0.1:8080/v1",
+                        help="OpenAI-compatible endpoint for --backend llm")
+    reason.add_argument("--model", default="", help="model name sent to the endpoint")
+    reason.add_argument("--timeout", type=float, default=10.0, help="LLM timeout [s]")
+    reason.add_argument("--ground-truth", action="store_true",
+                        help="use the simulator's ground truth instead of perception")
+    reason.add_argument("--json", action="store_true", help="print one JSON object")
+    reason.set_defaults(run=_run_reason)
+
+
+def _run_reason(args) -> int:
+    import json
+
+    from reasonact_ros.offline import decide_once, scene_at_time
+    from reasonact_ros.sim.scenario import load_scenario
+
+    try:
+        scene = scene_at_time(load_scenario(args.scenario), args.time,
+                              perceived=not args.ground_truth)
+    except ValueError as error:
+        raise UsageError(f"reasonact reason: {error}") from None
+    result = decide_once(scene, args.instruction, args.backend, endpoint=args.endpoint,
+                         model=args.model, timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['behavior']} at most {result['max_speed']:.2f} m/s, "
+              f"{result['min_clearance']:.2f} m from people [{result['source']}]"
+              + (f" (rejected: {result['rejection_reason']})" if result["rejected"] else ""))
+        print(f"scene: {result['scene_text']}")
+        print(f"why: {result['rationale']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reasonact", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     _add_demo(commands)
+    _add_reason(commands)
     return parser
 
 
