@@ -12,7 +12,7 @@ Every problem in a file raises ``ScenarioError`` whose message is one line:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class LidarParams:
     mount_height: float = 0.3  # [m] scan plane height; people's legs are seen here
     rate_hz: float = 10.0  # how often the sim node should publish a scan
     no_return: str = "inf"  # 'inf' (REP-117) or 'range_max'
+    people_model: str = "body"  # 'body': one circle per person; 'legs': two swinging legs
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,10 @@ class SocialForceParams:
     walkway_edge_repulsion: float = 3.0  # [m/s^2] keeps walkway users off the grass
     walkway_edge_range: float = 0.3  # [m]
     group_cohesion: float = 1.0  # [1/s^2] pull towards the group's centre
-    keep_right: float = 0.3  # sideways share of an oncoming person's push (convention)
+    evasion_strength: float = 3.0  # [m/s^2] sidestep when on a near-collision course
+    evasion_horizon: float = 3.0  # [s] how far ahead a collision course is noticed
+    evasion_margin: float = 0.6  # [m] wanted gap between surfaces when passing
+    keep_right: float = 0.5  # bias of the sidestep to one's right (walking convention)
     noise_std: float = 0.05  # [m/s^2] fluctuation force
     max_speed_factor: float = 1.3  # v_max = factor * desired speed
 
@@ -126,6 +130,44 @@ class ObstacleSpec:
         if self.shape == "circle":
             return self.radius
         return 0.5 * math.hypot(self.length, self.width)
+
+    def distance_to(self, x: float, y: float) -> float:
+        """Distance [m] from (x, y) to the footprint (0 inside)."""
+        if self.shape == "circle":
+            return max(0.0, math.hypot(x - self.x, y - self.y) - self.radius)
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        dx, dy = x - self.x, y - self.y
+        local_x, local_y = c * dx + s * dy, -s * dx + c * dy
+        return math.hypot(max(0.0, abs(local_x) - self.length / 2),
+                          max(0.0, abs(local_y) - self.width / 2))
+
+    def blocks_segment(self, start, end) -> bool:
+        """Whether the segment start-end (odom points) passes through the footprint."""
+        (ax, ay), (bx, by) = start, end
+        if self.shape == "circle":
+            dx, dy = bx - ax, by - ay
+            length_sq = dx * dx + dy * dy
+            t = 0.0 if length_sq == 0.0 else ((self.x - ax) * dx + (self.y - ay) * dy) / length_sq
+            t = min(1.0, max(0.0, t))
+            return math.hypot(ax + t * dx - self.x, ay + t * dy - self.y) < self.radius
+        # Liang-Barsky clipping of the segment against the box in its own frame.
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        lax, lay = c * (ax - self.x) + s * (ay - self.y), -s * (ax - self.x) + c * (ay - self.y)
+        lbx, lby = c * (bx - self.x) + s * (by - self.y), -s * (bx - self.x) + c * (by - self.y)
+        t0, t1 = 0.0, 1.0
+        for p0, delta, half in ((lax, lbx - lax, self.length / 2), (lay, lby - lay,
+                                                                    self.width / 2)):
+            for q, d in ((half - p0, delta), (half + p0, -delta)):
+                if d == 0.0:
+                    if q < 0.0:
+                        return False
+                    continue
+                t = q / d
+                if d > 0.0:
+                    t1 = min(t1, t)
+                else:
+                    t0 = max(t0, t)
+        return t0 < t1
 
     def corners(self) -> np.ndarray:
         """(4, 2) box corners counter-clockwise in odom."""
@@ -201,6 +243,13 @@ class Lighting:
 
 @dataclass(frozen=True)
 class Scenario:
+    """One scenario file, parsed: the world, the robot and its sensors, and who walks where.
+
+    The main walkway is the first of ``walkways``. ``goal`` may be a route: its
+    waypoints are passed in order (within ``goal_pass_radius``) and the episode
+    succeeds within ``goal.tolerance`` of the last one.
+    """
+
     name: str
     path: Path
     seed: int
@@ -222,7 +271,7 @@ class Scenario:
     obstacles: tuple[ObstacleSpec, ...] = ()
     pedestrians: tuple[PedestrianSpec, ...] = ()
     spawners: tuple[SpawnerSpec, ...] = ()
-    replays: tuple[ReplaySpec, ...] = field(default=())
+    replays: tuple[ReplaySpec, ...] = ()
 
     def main_walkway(self) -> WalkwaySpec | None:
         return self.walkways[0] if self.walkways else None
@@ -259,8 +308,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"{path}: no scenario named {text!r}; available: {available_scenarios()}")
     else:
         path = Path(text)
+        if not path.is_file() and path.parent == Path("."):
+            path = scenarios_dir() / path.name  # 'head_on.yaml' also means a shipped file
         if not path.is_file():
-            raise ScenarioError(f"{path}: scenario file does not exist")
+            raise ScenarioError(f"{text}: scenario file does not exist")
     return parse_scenario(path.read_text(encoding="utf-8"), path)
 
 
@@ -410,7 +461,8 @@ class _Fields:
 
     def points(self, key: str, default: Any = _REQUIRED,
                min_count: int = 1) -> tuple[tuple[float, float], ...]:
-        expected = f"a list of at least {min_count} points [x, y] of finite numbers"
+        expected = (f"a list of at least {min_count} point{'s' if min_count > 1 else ''} "
+                    "[x, y] of finite numbers")
         value = self.raw(key, default, expected)
         if value is default and default is not _REQUIRED:
             return default
@@ -448,14 +500,14 @@ def _shown(value: Any) -> str:
 
 
 def _number_expectation(minimum, positive, maximum) -> str:
-    expected = "a finite number"
-    if positive:
-        expected += " > 0"
-    elif minimum is not None:
-        expected += f" >= {minimum:g}"
+    low = "(0" if positive else (f"[{minimum:g}" if minimum is not None else None)
+    if low is not None and maximum is not None:
+        return f"a finite number in {low}, {maximum:g}]"
+    if low is not None:
+        return "a finite number > 0" if positive else f"a finite number >= {minimum:g}"
     if maximum is not None:
-        expected += f" <= {maximum:g}"
-    return expected
+        return f"a finite number <= {maximum:g}"
+    return "a finite number"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,13 +557,17 @@ def parse_scenario(text: str, path: Path) -> Scenario:
 
     walkways = tuple(_read_walkway(f, i) for i, f in enumerate(top.items("walkways")))
     areas = tuple(_read_area(f, i) for i, f in enumerate(top.items("areas")))
-    obstacles = tuple(_read_obstacle(f, i) for i, f in enumerate(top.items("obstacles")))
-    pedestrians = tuple(_read_pedestrian(f, i) for i, f in enumerate(top.items("pedestrians")))
+    obstacle_fields, pedestrian_fields = top.items("obstacles"), top.items("pedestrians")
+    obstacles = tuple(_read_obstacle(f, i) for i, f in enumerate(obstacle_fields))
+    pedestrians = tuple(_read_pedestrian(f, i) for i, f in enumerate(pedestrian_fields))
     spawners = tuple(_read_spawner(f, i) for i, f in enumerate(top.items("spawners")))
-    replays = tuple(_read_replay(f, i, path) for i, f in enumerate(top.items("replays")))
+    replay_fields = top.items("replays")
+    replays = tuple(_read_replay(f, i, path) for i, f in enumerate(replay_fields))
     top.finish()
 
-    _check_unique_ids(path, top, obstacles, pedestrians)
+    _check_unique_ids(list(zip(obstacle_fields, obstacles, strict=True))
+                      + list(zip(pedestrian_fields, pedestrians, strict=True)))
+    _check_replay_ids(list(zip(replay_fields, replays, strict=True)), obstacles + pedestrians)
     return Scenario(
         name=name, path=path, seed=seed, duration_s=duration_s,
         robot_start=scene.Pose2D(*start), goal=goal, bounds=bounds, description=description,
@@ -550,6 +606,7 @@ def _read_lidar(f: _Fields) -> LidarParams:
         mount_height=f.number("mount_height", d.mount_height, positive=True),
         rate_hz=f.number("rate_hz", d.rate_hz, positive=True),
         no_return=f.text("no_return", d.no_return, ("inf", "range_max")),
+        people_model=f.text("people_model", d.people_model, ("body", "legs")),
     )
     if params.range_min >= params.range_max:
         raise f.fail("range_min", f"less than range_max ({params.range_max:g})",
@@ -713,12 +770,27 @@ def _read_replay(f: _Fields, index: int, scenario_path: Path) -> ReplaySpec:
     return spec
 
 
-def _check_unique_ids(path: Path, top: _Fields, obstacles, pedestrians) -> None:
+def _check_replay_ids(replays: list[tuple[_Fields, ReplaySpec]], others) -> None:
+    """Replayed people get id_offset + recorded id; those must not clash with anyone."""
+    from reasonact_ros.sim.replay import load_trajectories  # replay.py imports this module
+
+    taken = {other.id: "an obstacle or pedestrian" for other in others}
+    for fields, spec in replays:
+        # Loading here reports a bad trajectory file when the scenario loads, not mid-run.
+        for track in load_trajectories(spec.file):
+            person_id = spec.id_offset + track.pedestrian_id
+            if person_id in taken:
+                raise fields.fail("id_offset", f"replayed ids that clash with nobody (id "
+                                  f"{person_id} is {taken[person_id]})", spec.id_offset)
+            taken[person_id] = f"{fields.where} pedestrian {track.pedestrian_id}"
+
+
+def _check_unique_ids(items: list[tuple[_Fields, ObstacleSpec | PedestrianSpec]]) -> None:
+    """People and obstacles share one id space, as ground-truth tracks do."""
     seen: dict[int, str] = {}
-    for kind, items in (("obstacles", obstacles), ("pedestrians", pedestrians)):
-        for i, item in enumerate(items):
-            if item.id in seen:
-                raise ScenarioError(
-                    f"{path}:{top.line_of(kind)}: {kind}[{i}].id: expected an id unique among "
-                    f"people and obstacles, got {item.id} (already used by {seen[item.id]})")
-            seen[item.id] = f"{kind}[{i}]"
+    # The later one in the file is the duplicate.
+    for fields, spec in sorted(items, key=lambda item: item[0].line):
+        if spec.id in seen:
+            raise fields.fail("id", f"an id unique among people and obstacles (already used by "
+                              f"{seen[spec.id]})", spec.id)
+        seen[spec.id] = fields.where
