@@ -145,10 +145,12 @@ def step_record(world, monitor: EpisodeMonitor) -> dict:
 
 
 def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
-                gif: bool = True, trajectory: list | None = None) -> dict:
+                gif: bool = True, trajectory: list | None = None,
+                record: Path | None = None, record_storage: str = "mcap") -> dict:
     """Run one closed-loop episode and return (and write) its summary.
 
-    When ``trajectory`` is a list, one ``step_record`` per simulator step is appended.
+    When ``trajectory`` is a list, one ``step_record`` per simulator step is appended;
+    with ``record`` the graph's topics are written to that rosbag2 directory.
     """
     scenario = load_scenario(options.scenario)
     context = rclpy.Context()
@@ -164,6 +166,13 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
     wall_start = time.monotonic()
     try:
         nodes = build_nodes(options, scenario, context)
+        if record is not None:
+            from reasonact_ros.recording.recorder import BagRecorder
+
+            # Created last so that every publisher it should mirror is already visible.
+            nodes["recorder"] = BagRecorder(
+                record, storage=record_storage, context=context,
+                parameter_overrides=[Parameter("use_sim_time", value=True)])
         for node in nodes.values():
             executor.add_node(node)
         sim, monitor = nodes["sim"], nodes["monitor"]
@@ -183,6 +192,8 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         wall_time = time.monotonic() - wall_start
         sim.stop()
         summary = _summary(options, scenario, sim.world, monitor, wall_time)
+        if record is not None:
+            summary["recording"] = str(record)
     finally:
         for node in nodes.values():
             shutdown = getattr(node, "on_shutdown", None)

@@ -54,6 +54,9 @@ def _add_demo(commands) -> None:
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory")
     demo.add_argument("--realtime", action="store_true",
                       help="pace the simulation to the wall clock")
+    demo.add_argument("--record", type=Path, default=None, metavar="BAG_DIR",
+                      help="record the graph's topics to a new rosbag2 directory")
+    demo.add_argument("--record-storage", choices=("mcap", "sqlite3"), default="mcap")
     demo.set_defaults(run=_run_demo)
 
 
@@ -64,7 +67,8 @@ def _run_demo(args) -> int:
                              reasoner=args.reasoner, instruction=args.instruction,
                              realtime=args.realtime, seed=args.seed, camera=args.camera,
                              llm_endpoint=args.endpoint)
-    summary = run_episode(options, out_dir=args.out)
+    summary = run_episode(options, out_dir=args.out, record=args.record,
+                          record_storage=args.record_storage)
     _print_summary(summary, args.out)
     return 0
 
@@ -83,7 +87,8 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
     print(f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall "
           f"({summary['real_time_factor']}x real time)")
     print(f"outputs: {out_dir / 'summary.json'}"
-          + (f", {summary['outputs']['gif']}" if "outputs" in summary else ""))
+          + (f", {summary['outputs']['gif']}" if "outputs" in summary else "")
+          + (f", bag {summary['recording']}" if "recording" in summary else ""))
 
 
 def _add_reason(commands) -> None:
@@ -136,17 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     _add_demo(commands)
     _add_reason(commands)
+    from reasonact_ros.recording.commands import add_commands as add_recording_commands
+
+    add_recording_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reasonact_ros.recording.bagfile import BagError
     from reasonact_ros.sim.replay import TrajectoryError
     from reasonact_ros.sim.scenario import ScenarioError
 
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, ScenarioError, TrajectoryError) as error:
+    except (UsageError, ScenarioError, TrajectoryError, BagError) as error:
         print(str(error).splitlines()[0] if str(error) else type(error).__name__,
               file=sys.stderr)
         return EXIT_USAGE
