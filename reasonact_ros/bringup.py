@@ -24,6 +24,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
+from reasonact_ros.composition import scenario_parameters
 from reasonact_ros.msg import BehaviorDecision
 from reasonact_ros.nodes import qos
 from reasonact_ros.scene import Behavior, ObjectClass
@@ -84,19 +85,6 @@ class EpisodeMonitor(Node):
         self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
 
 
-def _route_parameter(scenario: Scenario) -> list[float]:
-    return [float(v) for point in scenario.goal.waypoints for v in point]
-
-
-def _walkway_parameters(scenario: Scenario) -> list[Parameter]:
-    walkway = scenario.main_walkway()
-    if walkway is None:
-        return []
-    edges = walkway.edges()
-    return [Parameter("walkway_left", value=edges.left.ravel().tolist()),
-            Parameter("walkway_right", value=edges.right.ravel().tolist())]
-
-
 def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[str, Node]:
     """The graph's nodes with the episode's parameters layered over the params file."""
     from reasonact_ros.nodes.perception_node import PerceptionNode
@@ -106,6 +94,8 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
     from reasonact_ros.nodes.sim_node import SimNode
 
     sim_time = Parameter("use_sim_time", value=True)
+    from_scenario = {node: [Parameter(name, value=value) for name, value in params.items()]
+                     for node, params in scenario_parameters(scenario).items()}
     nodes: dict[str, Node] = {}
     nodes["sim"] = SimNode(context=context, parameter_overrides=[
         Parameter("scenario", value=str(scenario.path)),
@@ -115,20 +105,20 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         Parameter("camera_enabled", value=bool(options.camera)),
     ])
     nodes["perception"] = PerceptionNode(context=context, parameter_overrides=[
-        sim_time, *_walkway_parameters(scenario)])
+        sim_time, *from_scenario.get("perception_node", [])])
     if options.reasoner != "none":
         overrides = [sim_time, Parameter("backend", value=options.reasoner)]
         if options.llm_endpoint:
             overrides.append(Parameter("llm_endpoint", value=options.llm_endpoint))
         nodes["reasoning"] = ReasoningNode(context=context, parameter_overrides=overrides)
-    planner_overrides = [sim_time, Parameter("planner", value=options.planner),
-                         Parameter("route", value=_route_parameter(scenario)),
-                         Parameter("goal_tolerance", value=float(scenario.goal.tolerance)),
+    planner_overrides = [sim_time, *from_scenario.get("planner_node", []),
+                         Parameter("planner", value=options.planner),
                          Parameter("use_decisions", value=options.reasoner != "none")]
     if options.mppi_samples:
         planner_overrides.append(Parameter("mppi_samples", value=int(options.mppi_samples)))
     nodes["planner"] = PlannerNode(context=context, parameter_overrides=planner_overrides)
-    nodes["safety"] = SafetyNode(context=context, parameter_overrides=[sim_time])
+    nodes["safety"] = SafetyNode(context=context, parameter_overrides=[
+        sim_time, *from_scenario.get("safety_node", [])])
     nodes["monitor"] = EpisodeMonitor(options.instruction, context=context,
                                       parameter_overrides=[sim_time])
     return nodes

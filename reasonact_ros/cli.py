@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reasonact_ros.recording.commands import add_commands as add_recording_commands
 
     add_recording_commands(commands)
+    from reasonact_ros.composition import add_launch_command
+
+    add_launch_command(commands)
     return parser
 
 

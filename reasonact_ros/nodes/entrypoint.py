@@ -26,7 +26,7 @@ def spin_node(node_class, args=None) -> int:
                signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
+    node = executor = None
     try:
         node = node_class()
         executor = MultiThreadedExecutor(num_threads=3)
@@ -35,6 +35,9 @@ def spin_node(node_class, args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Executor first: no callback on another thread may publish after the zero.
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)
         if node is not None:
             shutdown = getattr(node, "on_shutdown", None)
             if shutdown is not None:

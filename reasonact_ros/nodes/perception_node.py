@@ -90,7 +90,7 @@ class PerceptionNode(Node):
         self._pipeline.note(f"{topic}: {error.cause}")
         if error.cause not in self._reported_causes:
             self._reported_causes.add(error.cause)
-            self.get_logger().warn(f"skipping {topic} frame: {error} (reported once per cause)")
+            self.get_logger().warning(f"skipping {topic} frame: {error} (reported once per cause)")
 
     def _robot(self) -> tuple[Pose2D, Velocity2D] | None:
         if self._odom is None:

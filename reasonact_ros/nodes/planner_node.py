@@ -129,13 +129,13 @@ class PlannerNode(Node):
             self._scene = conversions.scene_from_msg(msg)
             self._scene_received = self._now()
         except ValueError as error:
-            self.get_logger().warn(f"scene rejected: {error}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
 
     def _on_decision(self, msg: BehaviorDecision) -> None:
         try:
             self._decision = conversions.decision_from_msg(msg)
         except ValueError as error:
-            self.get_logger().warn(f"decision rejected: {error}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"decision rejected: {error}", throttle_duration_sec=2.0)
 
     def _on_scan(self, msg: LaserScan) -> None:
         self._scan = msg
@@ -213,7 +213,7 @@ class PlannerNode(Node):
                 walkway=scene.walkway if scene is not None else None,
                 decision=decision, limits=self._limits)
         except ValueError as error:
-            self.get_logger().warn(f"planning skipped: {error}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"planning skipped: {error}", throttle_duration_sec=2.0)
             self._cmd.publish_zero()
             return
         planner = self._planner
@@ -223,7 +223,7 @@ class PlannerNode(Node):
         self._use_fallback_next = result.compute_ms * 1e-3 > self._deadline_s
         if self._use_fallback_next and planner is self._planner:
             self.deadline_misses += 1
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"planner took {result.compute_ms:.0f} ms (> {self._deadline_s * 1e3:.0f} ms): "
                 "DWA plans the next cycle", throttle_duration_sec=5.0)
         self._cmd.publish(result.command)

@@ -16,6 +16,7 @@ import json
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import String
+from visualization_msgs.msg import Marker
 
 from reasonact_ros.msg import BehaviorDecision, SceneObservation
 from reasonact_ros.nodes import conversions, qos
@@ -77,6 +78,7 @@ class ReasoningNode(Node):
         self._scene_text_publisher = self.create_publisher(String, "~/scene_text", 1)
         self._trace_publisher = self.create_publisher(String, "~/trace", 10)
         self._stats_publisher = self.create_publisher(String, "~/stats", 1)
+        self._marker_publisher = self.create_publisher(Marker, "~/decision_marker", 1)
         self.create_timer(1.0 / rate, self._decide, callback_group=decide)
         self.create_timer(1.0, self._publish_stats, callback_group=decide)
         self._last_explanation = ""
@@ -89,11 +91,11 @@ class ReasoningNode(Node):
             self._scene = conversions.scene_from_msg(msg)
             self._scene_received = self._now()
         except ValueError as error:
-            self.get_logger().warn(f"scene rejected: {error}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
 
     def _on_instruction(self, msg: String) -> None:
         accepted, explanation = self._engine.set_instruction(msg.data)
-        log = self.get_logger().info if accepted else self.get_logger().warn
+        log = self.get_logger().info if accepted else self.get_logger().warning
         log(f"instruction {'accepted' if accepted else 'refused'}: {explanation}")
         self._explain(explanation)
 
@@ -111,6 +113,22 @@ class ReasoningNode(Node):
         self._scene_text_publisher.publish(String(data=output.scene_text))
         self._trace_publisher.publish(String(data=json.dumps(output.trace, default=str)))
         self._explain(output.explanation)
+        self._publish_marker(output.decision)
+
+    def _publish_marker(self, decision) -> None:
+        """The current decision as text floating over the robot, for RViz."""
+        marker = Marker(type=Marker.TEXT_VIEW_FACING, action=Marker.ADD, ns="decision", id=0)
+        marker.header.stamp = self.get_clock().now().to_msg()
+        marker.header.frame_id = self._scene.frame_id or "odom"
+        marker.pose.position.x = float(self._scene.robot.x)
+        marker.pose.position.y = float(self._scene.robot.y)
+        marker.pose.position.z = 1.5
+        marker.pose.orientation.w = 1.0
+        marker.scale.z = 0.3
+        marker.color.r, marker.color.g, marker.color.b, marker.color.a = 1.0, 1.0, 1.0, 1.0
+        marker.text = (f"{decision.behavior.name} <= {decision.max_speed:.1f} m/s\n"
+                       f"{decision.rationale[:80]}")
+        self._marker_publisher.publish(marker)
 
     def _publish_stats(self) -> None:
         self._stats_publisher.publish(String(data=json.dumps(self._engine.stats, default=str)))

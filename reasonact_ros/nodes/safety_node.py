@@ -84,7 +84,7 @@ class SafetyNode(Node):
 
     def _on_estop(self, msg: Bool) -> None:
         self._filter.set_estop(bool(msg.data))
-        self.get_logger().warn(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
+        self.get_logger().warning(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
         self._update(forced=True)
 
     def _update(self, forced: bool = False) -> None:

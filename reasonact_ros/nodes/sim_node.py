@@ -146,7 +146,7 @@ class SimNode(Node):
         payload = {"time": event.time, "kind": event.kind, "other_id": event.other_id,
                    "robot_at_fault": event.robot_at_fault, "detail": event.detail}
         self._event_publisher.publish(String(data=json.dumps(payload)))
-        log = self.get_logger().warn if event.kind.startswith("collision") else \
+        log = self.get_logger().warning if event.kind.startswith("collision") else \
             self.get_logger().info
         log(f"event at t={event.time:.2f} s: {event.kind} {event.detail}")
 
