@@ -208,7 +208,7 @@ def _wait_for_graph(monitor: Node, timeout_s: float) -> None:
     """Give DDS discovery a moment so the first steps are not taken blind."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if monitor.count_publishers("cmd_vel") > 0 and monitor.count_publishers("decision") >= 0:
+        if monitor.count_publishers("cmd_vel") > 0:
             return
         time.sleep(0.05)
 
