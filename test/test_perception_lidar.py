@@ -12,8 +12,13 @@ from reasonact_ros.perception.lidar import (
     extract_clusters,
     scan_points_odom,
 )
-from reasonact_ros.perception.pipeline import OBSTACLE_ID_BASE, PerceptionPipeline
+from reasonact_ros.perception.pipeline import (
+    OBSTACLE_ID_BASE,
+    PerceptionConfig,
+    PerceptionPipeline,
+)
 from reasonact_ros.perception.synthetic import synthetic_scan
+from reasonact_ros.perception.tracker import TrackerConfig
 from reasonact_ros.scene import ObjectClass, Pose2D, ScanData
 
 WALL = (-6.0, -3.0, 6.0, -3.0)
@@ -141,3 +146,84 @@ def test_bad_clustering_input_is_refused():
     with pytest.raises(ValueError, match="lidar gap"):
         LidarConfig(gap=0.0)
     assert cluster_points(np.zeros((0, 2))) == []
+
+
+def test_wall_seen_at_a_grazing_angle_stays_one_obstacle():
+    # Far along a wall the returns are ~0.5 m apart, more than any person-splitting gap.
+    scan = synthetic_scan(segments=[(-12.0, -4.0, 12.0, -4.0)], range_max=12.0,
+                          noise_std=0.01, rng=np.random.default_rng(5))
+    clusters = extract_clusters(scan)
+    assert len(clusters) == 1
+    assert not clusters[0].person_sized
+
+
+def test_lone_returns_are_weak_and_never_start_a_track():
+    pipeline = PerceptionPipeline()
+    # A post so thin that it shows one return per scan.
+    for k in range(10):
+        objects = pipeline.process_scan(synthetic_scan(circles=[(8.0, 0.0, 0.03)]), 0.1 * k)
+    assert [c.weak for c in pipeline.clusters] == [True]
+    assert objects == ()
+    assert pipeline.tracker.tracks == []
+
+
+def one_return_left(scan: ScanData) -> ScanData:
+    """The scan with every return but the middle one of its only object blanked out, as if
+    someone stood in front."""
+    hits = np.flatnonzero(np.isfinite(scan.ranges))
+    ranges = np.full_like(scan.ranges, np.inf)
+    ranges[hits[len(hits) // 2]] = scan.ranges[hits[len(hits) // 2]]
+    return ScanData(ranges, scan.angle_min, scan.angle_increment, scan.range_min,
+                    scan.range_max, scan.sensor_pose)
+
+
+@pytest.mark.parametrize("single_returns", [True, False])
+def test_a_person_hidden_down_to_one_return_keeps_their_track(single_returns):
+    pipeline = PerceptionPipeline(PerceptionConfig(
+        lidar=LidarConfig(single_returns=single_returns),
+        tracker=TrackerConfig(max_coast_s=0.5, max_hidden_s=0.5)))
+    for k in range(40):
+        t = 0.1 * k
+        scan = synthetic_scan(circles=[(3.0, -2.0 + 1.0 * t, 0.25)])
+        pipeline.process_scan(one_return_left(scan) if t >= 1.5 else scan, t)
+    objects = pipeline.scene(3.9, Pose2D()).objects
+    if single_returns:  # 2.5 s on single returns, far beyond the coast time
+        assert [o.id for o in objects] == [1]
+        assert objects[0].y == pytest.approx(1.9, abs=0.2)
+    else:
+        assert objects == ()
+
+
+def test_a_round_room_is_obstacle_structure_not_a_small_thing():
+    # Every beam hits the wall 4 m away: first and last returns are neighbours, so the
+    # first-to-last chord alone would call this 25 m ring a post.
+    ranges = np.full(360, 4.0)
+    scan = ScanData(ranges, -math.pi, 2 * math.pi / 360, 0.05, 12.0)
+    (cluster,) = extract_clusters(scan)
+    assert cluster.width > 8.0 and cluster.shape_class == ObjectClass.OBSTACLE
+    objects = PerceptionPipeline().process_scan(scan, 0.0)
+    assert len(objects) > 20 and all(o.label == ObjectClass.OBSTACLE for o in objects)
+
+
+def legs_scan(x: float, config_rng_seed: int = 0) -> ScanData:
+    # Two legs, 0.12 m wide, 0.3 m apart (centre to centre), as a knee-height lidar sees them.
+    return synthetic_scan(circles=[(x, -0.15, 0.06), (x, 0.15, 0.06)], noise_std=0.005,
+                          rng=np.random.default_rng(config_rng_seed))
+
+
+def test_two_legs_are_paired_into_one_person():
+    clusters = extract_clusters(legs_scan(2.5))
+    assert len(clusters) == 1
+    assert clusters[0].person_sized
+    assert clusters[0].centroid == pytest.approx([2.5, 0.0], abs=0.06)
+    unpaired = extract_clusters(legs_scan(2.5), LidarConfig(leg_pair_distance=0.0))
+    assert len(unpaired) == 2
+
+
+def test_a_walking_pair_of_legs_is_one_track():
+    pipeline = PerceptionPipeline()
+    for k in range(20):
+        objects = pipeline.process_scan(legs_scan(1.5 + 0.1 * k, k), 0.1 * k)
+    (person,) = objects
+    assert person.label == ObjectClass.PEDESTRIAN
+    assert person.vx == pytest.approx(1.0, abs=0.2)

@@ -59,3 +59,14 @@ def test_empty_accumulator_reports_nan_and_bad_input_is_refused():
     assert math.isnan(MotAccumulator().summary()["mota"])
     with pytest.raises(ValueError, match="match_radius"):
         MotAccumulator().update([], [], match_radius=0.0)
+
+
+def test_ignored_ground_truth_is_neither_a_miss_nor_makes_a_false_positive():
+    mot = MotAccumulator()
+    hidden = obj(2, 5.0)
+    mot.update([obj(1, 0.0)], [obj(10, 0.0), obj(20, 5.1), obj(30, 9.0)], ignored=[hidden])
+    s = mot.summary()
+    assert s["misses"] == 0
+    assert s["false_positives"] == 1  # track 30 only; 20 coasts on the hidden person
+    assert s["ignored_matches"] == 1
+    assert s["mota"] == 0.0  # one ground-truth instance, one error

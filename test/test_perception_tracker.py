@@ -62,15 +62,30 @@ def test_occlusion_coast_keeps_the_id():
     assert tracks[0].status == TrackStatus.CONFIRMED
 
 
-def test_a_track_unseen_longer_than_the_coast_time_is_dropped():
-    tracker = MultiTargetTracker(TrackerConfig(max_coast_s=0.5))
+def test_coasting_track_is_hidden_then_dropped():
+    tracker = MultiTargetTracker(TrackerConfig(max_coast_s=0.3, max_hidden_s=0.6))
     for k in range(5):
         tracker.update([Detection(0.0, 0.0)], k * DT)
+    statuses = []
     for k in range(5, 12):
-        tracks = tracker.update([], k * DT)
-    assert tracks == []
+        reported = tracker.update([], k * DT)
+        statuses.append(tracker.tracks[0].status if tracker.tracks else None)
+        assert bool(reported) == (statuses[-1] == TrackStatus.LOST)
+    assert statuses[:3] == [TrackStatus.LOST] * 3
+    assert statuses[3:6] == [TrackStatus.HIDDEN] * 3
+    assert statuses[6] is None
     new = tracker.update([Detection(0.0, 0.0)], 1.2)
     assert tracker.tracks[0].id != 1 and new == []
+
+
+def test_a_hidden_track_reappearing_keeps_its_id():
+    tracker = MultiTargetTracker(TrackerConfig(max_coast_s=0.5, max_hidden_s=2.0))
+    for k in range(10):
+        tracker.update([Detection(1.0 * k * DT, 0.0)], k * DT)
+    for k in range(10, 25):  # 1.5 s unseen: reported for 0.5 s, then hidden
+        assert (tracker.update([], k * DT) == []) == (k > 14)
+    (track,) = tracker.update([Detection(2.5, 0.0)], 2.5)
+    assert track.id == 1 and track.status == TrackStatus.CONFIRMED
 
 
 def test_tentative_tracks_are_not_reported_and_single_clutter_dies():
@@ -110,3 +125,34 @@ def test_bad_tracker_input_is_refused():
         Detection(float("nan"), 0.0)
     with pytest.raises(ValueError, match="finite"):
         MultiTargetTracker().update([], float("inf"))
+
+
+@pytest.mark.parametrize("gate_floor", [0.4, 0.0])
+def test_a_person_reappearing_off_prediction_keeps_the_id_thanks_to_the_gate_floor(
+        gate_floor):
+    tracker = MultiTargetTracker(TrackerConfig(gate_floor=gate_floor))
+    for k in range(30):
+        tracker.update([Detection(1.0 * k * DT, 0.0, std=0.02)], k * DT)
+    for k in range(30, 33):  # hidden for 0.3 s while speeding up
+        tracker.update([], k * DT)
+    tracker.update([Detection(3.3 + 0.35, 0.0, std=0.02)], 3.3)
+    ids = sorted(t.id for t in tracker.tracks if t.status == TrackStatus.CONFIRMED)
+    assert ids == ([1] if gate_floor > 0.0 else [])
+
+
+def velocity_error_after_a_turn(config: TrackerConfig) -> float:
+    rng = np.random.default_rng(4)
+    tracker = MultiTargetTracker(config)
+    for k in range(34):  # until 0.3 s after the turn
+        t = k * DT
+        # East at 1.2 m/s for 3 s, then north: a walker turning a corner.
+        x, y = (1.2 * t, 0.0) if t <= 3.0 else (3.6, 1.2 * (t - 3.0))
+        (track,) = tracker.update([noisy(rng, x, y, std=0.03)], t) or [None]
+    return float(np.hypot(*(track.velocity - [0.0, 1.2])))
+
+
+def test_maneuver_inflation_lets_the_velocity_follow_a_turn():
+    adaptive = velocity_error_after_a_turn(TrackerConfig())
+    rigid = velocity_error_after_a_turn(TrackerConfig(maneuver_nis=1e9))
+    assert adaptive < 0.45
+    assert adaptive < 0.7 * rigid

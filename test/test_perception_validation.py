@@ -31,6 +31,12 @@ def test_all_nan_scan_is_refused():
     assert error.value.cause == "scan_nan"
 
 
+def test_all_inf_scan_is_open_space_not_an_error():
+    # REP-117: +inf means nothing within range; an empty field must not read as a fault.
+    ranges = check_scan([math.inf] * 5, 0.05, 12.0)
+    assert np.all(np.isposinf(ranges))
+
+
 def test_inverted_range_limits_are_refused():
     with raises_cause("range_order"):
         check_scan([1.0, 2.0], 5.0, 1.0)
