@@ -9,6 +9,7 @@ MPPI; ``realtime`` paces it to the wall clock instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -182,6 +183,8 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         wall_time = time.monotonic() - wall_start
         sim.stop()
         summary = _summary(options, scenario, sim.world, monitor, wall_time)
+        if "reasoning" in nodes:
+            summary["reasoning_stats"] = nodes["reasoning"].stats
         if record is not None:
             summary["recording"] = str(record)
     finally:
@@ -239,4 +242,5 @@ def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: Episod
         "sim_time_s": round(world.time, 3),
         "wall_time_s": round(wall_time, 3),
         "real_time_factor": round(world.time / wall_time, 2) if wall_time > 0 else None,
+        "events": [dataclasses.asdict(event) for event in world.events],
     }

@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     _add_demo(commands)
     _add_reason(commands)
+    from reasonact_ros.evaluation.commands import add_commands as add_evaluation_commands
+
+    add_evaluation_commands(commands)
     from reasonact_ros.recording.commands import add_commands as add_recording_commands
 
     add_recording_commands(commands)

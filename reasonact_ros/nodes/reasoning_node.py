@@ -130,8 +130,13 @@ class ReasoningNode(Node):
                        f"{decision.rationale[:80]}")
         self._marker_publisher.publish(marker)
 
+    @property
+    def stats(self) -> dict:
+        """Decisions per source, validator rejections, LLM errors and latencies."""
+        return self._engine.stats
+
     def _publish_stats(self) -> None:
-        self._stats_publisher.publish(String(data=json.dumps(self._engine.stats, default=str)))
+        self._stats_publisher.publish(String(data=json.dumps(self.stats, default=str)))
 
     def on_shutdown(self) -> None:
         self._engine.close()

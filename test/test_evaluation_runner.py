@@ -1,0 +1,154 @@
+"""Suites, the runner's bookkeeping and the eval / compare commands (no episodes run)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from reasonact_ros import cli
+from reasonact_ros.evaluation.commands import add_commands
+from reasonact_ros.evaluation.metrics import aggregate
+from reasonact_ros.evaluation.runner import (
+    Suite,
+    SuiteError,
+    events_from_summary,
+    load_suite,
+    plan_jobs,
+    worker_domain_ids,
+)
+from reasonact_ros.sim.scenario import available_scenarios, load_scenario
+
+
+@pytest.fixture(autouse=True)
+def wired_cli(monkeypatch):
+    """cli.build_parser with the evaluation commands added, as the integrator will wire
+    them (one add_commands call on the subparsers object)."""
+    def build_parser():
+        parser = cli._Parser(prog="reasonact")
+        commands = parser.add_subparsers(dest="command", required=True,
+                                         parser_class=cli._Parser)
+        add_commands(commands)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+
+
+def run_cli(argv: list[str]) -> int:
+    return cli.main(argv)
+
+
+def test_builtin_suites(tmp_path):
+    smoke = load_suite("smoke")
+    assert smoke.scenarios == tuple(available_scenarios()) and smoke.seeds == 1
+    assert smoke.mppi_samples is not None and smoke.mppi_samples < 2000
+    full = load_suite("full")
+    assert len(plan_jobs(full, tmp_path)) >= 500
+    replay = load_suite("replay")
+    assert replay.scenarios and all(load_scenario(s).replays for s in replay.scenarios)
+    assert "replay" in replay.scenarios and "head_on" not in replay.scenarios
+
+
+def test_seeds_start_at_the_scenario_seed_and_jobs_are_unique(tmp_path):
+    suite = Suite("t", ("head_on", "crowd"), seeds=3)
+    jobs = plan_jobs(suite, tmp_path)
+    base = load_scenario("head_on").seed
+    assert [(j.scenario, j.seed) for j in jobs[:3]] == [("head_on", base + k) for k in range(3)]
+    assert len({j.work_dir for j in jobs}) == len({j.index for j in jobs}) == 6
+
+
+def test_suite_yaml_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenarios: all\nplaner: dwa\n")
+    with pytest.raises(SuiteError, match="unknown field.*planer"):
+        load_suite(str(bad))
+    bad.write_text("scenarios: [head_on]\nplanner: teleport\n")
+    with pytest.raises(SuiteError, match="planner must be one of"):
+        load_suite(str(bad))
+    bad.write_text("seeds: 2\n")
+    with pytest.raises(SuiteError, match="missing required field 'scenarios'"):
+        load_suite(str(bad))
+    with pytest.raises(SuiteError, match="unknown suite 'nope'"):
+        load_suite("nope")
+    good = tmp_path / "mine.yaml"
+    good.write_text("scenarios: [head_on, crowd]\nseeds: 2\nplanner: dwa\njobs: 3\n")
+    suite = load_suite(str(good))
+    assert (suite.name, suite.scenarios, suite.seeds, suite.planner, suite.jobs) == (
+        "mine", ("head_on", "crowd"), 2, "dwa", 3)
+
+
+def test_events_from_a_summary():
+    summary = {"collisions_person": 2, "collisions_obstacle": 1, "collisions_robot_at_fault": 1,
+               "time_to_goal_s": None, "outcome": "timeout", "sim_time_s": 45.0}
+    kinds = [e["kind"] for e in events_from_summary(summary)]
+    assert kinds.count("collision_person") == 2 and kinds.count("collision_obstacle") == 1
+    assert "timeout" in kinds and "goal_reached" not in kinds
+    assert sum(e.get("robot_at_fault", False) for e in events_from_summary(summary)) == 1
+    reached = events_from_summary({"time_to_goal_s": 12.5, "outcome": "goal_reached"})
+    assert reached == [{"time": 12.5, "kind": "goal_reached"}]
+    # Events in the summary (when bringup provides them) are used as they are.
+    given = [{"time": 3.0, "kind": "collision_person"}]
+    assert events_from_summary({"events": given}) is given
+
+
+def test_worker_domains_are_distinct_valid_and_not_ours(monkeypatch):
+    monkeypatch.setenv("ROS_DOMAIN_ID", "105")
+    ids = worker_domain_ids(8, base=100 + 1)
+    assert len(set(ids)) == 8
+    assert all(101 <= d <= 231 for d in ids) and 105 not in ids
+    assert len(set(worker_domain_ids(4, base=230))) == 4  # wraps within the valid range
+
+
+def test_eval_rejects_bad_arguments_with_one_line(capsys):
+    assert run_cli(["eval", "--jobs", "0"]) == cli.EXIT_USAGE
+    assert "positive integer" in capsys.readouterr().err
+    assert run_cli(["eval", "--suite", "nope"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown suite 'nope'" in err and len(err.strip().splitlines()) == 1
+    assert run_cli(["eval", "--planner", "teleport"]) == cli.EXIT_USAGE
+    capsys.readouterr()
+    assert run_cli(["eval", "--scenarios", "head_on,nowhere"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no scenario named 'nowhere'" in err and len(err.strip().splitlines()) == 1
+
+
+def _write_metrics(directory, episodes):
+    directory.mkdir()
+    (directory / "metrics.json").write_text(json.dumps(aggregate(episodes)))
+
+
+def test_compare_prints_deltas_and_writes_files(tmp_path, capsys):
+    a = [{"scenario": "head_on", "success": False, "collisions": 1, "timeout": False},
+         {"scenario": "crowd", "success": True, "collisions": 0, "timeout": False,
+          "time_to_goal_s": 30.0}]
+    b = [{"scenario": "head_on", "success": True, "collisions": 0, "timeout": False,
+          "time_to_goal_s": 20.0},
+         {"scenario": "crowd", "success": True, "collisions": 0, "timeout": False,
+          "time_to_goal_s": 24.0}]
+    _write_metrics(tmp_path / "a", a)
+    _write_metrics(tmp_path / "b", b)
+    out = tmp_path / "cmp"
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                    "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| success_rate | 0.5 | 1 | 0.5 | +100.0 % | better |" in printed
+    assert "| mean_time_to_goal_s | 30 | 22 | -8 | -26.7 % | better |" in printed
+    assert "| head_on | 0 | 1 | 1 |" in printed
+    assert (out / "compare.md").is_file()
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_of_a_missing_directory_is_a_usage_error(tmp_path, capsys):
+    assert run_cli(["compare", str(tmp_path / "x"), str(tmp_path / "y")]) == cli.EXIT_USAGE
+    assert "x does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["compare", str(tmp_path / "empty"), str(tmp_path / "y")]) == cli.EXIT_USAGE
+    assert "empty/metrics.json does not exist" in capsys.readouterr().err
+
+
+def test_ros_domain_of_this_test_session_is_untouched():
+    # worker_domain_ids must not change the environment of the process that plans them.
+    before = os.environ.get("ROS_DOMAIN_ID")
+    worker_domain_ids(3)
+    assert os.environ.get("ROS_DOMAIN_ID") == before

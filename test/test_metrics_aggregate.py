@@ -1,0 +1,107 @@
+"""Aggregation over episodes and the compare deltas."""
+
+from __future__ import annotations
+
+import pytest
+
+from reasonact_ros.evaluation.metrics import aggregate, compare, wilson_interval
+from reasonact_ros.evaluation.report import comparison_table, metrics_table
+
+
+def episode(scenario: str, success: bool, **fields) -> dict:
+    base = {"scenario": scenario, "success": success, "timeout": False, "collisions": 0,
+            "collisions_person": 0, "collisions_obstacle": 0,
+            "intimate_time_fraction": 0.0, "personal_time_fraction": 0.0,
+            "social_time_fraction": 0.0, "min_person_distance_m": None,
+            "time_to_goal_s": None, "path_length_ratio": None, "freezes": 0,
+            "decision_steps": {}}
+    base.update(fields)
+    return base
+
+
+EPISODES = [
+    episode("head_on", True, time_to_goal_s=20.0, path_length_ratio=1.1,
+            min_person_distance_m=0.8, intimate_time_fraction=0.0,
+            personal_time_fraction=0.2, decision_steps={"SLOW": 10, "PROCEED": 5}),
+    episode("head_on", False, collisions=2, collisions_person=1, collisions_obstacle=1,
+            time_to_goal_s=30.0, path_length_ratio=1.5, min_person_distance_m=-0.1,
+            intimate_time_fraction=0.1, personal_time_fraction=0.4,
+            decision_steps={"STOP": 4}),
+    episode("crowd", True, time_to_goal_s=40.0, path_length_ratio=1.3,
+            min_person_distance_m=0.5, intimate_time_fraction=0.2,
+            personal_time_fraction=0.3, freezes=2),
+    episode("crowd", False, timeout=True, min_person_distance_m=1.5,
+            intimate_time_fraction=0.1, personal_time_fraction=0.1),
+]
+
+
+def test_aggregate_rates_and_means():
+    m = aggregate(EPISODES)
+    assert m["episodes"] == 4
+    assert m["success_rate"] == pytest.approx(0.5)
+    assert m["collisions"] == 2 and m["collisions_person"] == 1
+    assert m["collision_rate"] == pytest.approx(0.25)
+    assert m["timeout_rate"] == pytest.approx(0.25)
+    assert m["intimate_time_fraction"] == pytest.approx(0.1)
+    assert m["personal_time_fraction"] == pytest.approx(0.25)
+    # Worst case over all episodes, and the mean of the per-episode minima.
+    assert m["min_person_distance_m"] == pytest.approx(-0.1)
+    assert m["mean_min_person_distance_m"] == pytest.approx((0.8 - 0.1 + 0.5 + 1.5) / 4)
+    # Time to goal and path ratio only over successful episodes: not the failed 30 s / 1.5.
+    assert m["mean_time_to_goal_s"] == pytest.approx(30.0)
+    assert m["path_length_ratio"] == pytest.approx(1.2)
+    assert m["freezes"] == 2 and m["freeze_rate"] == pytest.approx(0.25)
+    assert m["decision_steps"] == {"PROCEED": 5, "SLOW": 10, "STOP": 4}
+    lo, hi = m["success_rate_ci95"]
+    assert lo < 0.5 < hi
+
+
+def test_aggregate_by_scenario():
+    m = aggregate(EPISODES)
+    assert set(m["by_scenario"]) == {"crowd", "head_on"}
+    assert m["by_scenario"]["head_on"]["episodes"] == 2
+    assert m["by_scenario"]["crowd"]["timeout_rate"] == pytest.approx(0.5)
+    assert m["by_scenario"]["head_on"]["collisions"] == 2
+    assert "by_scenario" not in m["by_scenario"]["crowd"]
+
+
+def test_aggregate_of_nothing_and_without_people():
+    m = aggregate([])
+    assert m["episodes"] == 0 and m["success_rate"] is None
+    m = aggregate([episode("empty", True, time_to_goal_s=10.0, path_length_ratio=1.0)])
+    assert m["min_person_distance_m"] is None  # nobody around is not 0 m
+    assert m["success_rate"] == 1.0
+
+
+def test_wilson_interval_known_value():
+    lo, hi = wilson_interval(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert wilson_interval(0, 0) is None
+
+
+def test_compare_deltas_and_verdicts():
+    a = {"episodes": 10, "success_rate": 0.5, "collisions": 4, "min_person_distance_m": 0.2,
+         "mean_time_to_goal_s": None, "by_scenario": {}, "suite": {"name": "x"},
+         "only_a": 1.0}
+    b = {"episodes": 10, "success_rate": 0.8, "collisions": 6, "min_person_distance_m": 0.1,
+         "mean_time_to_goal_s": 25.0, "only_b": 2.0}
+    rows = {r["metric"]: r for r in compare(a, b)}
+    assert rows["success_rate"]["delta"] == pytest.approx(0.3)
+    assert rows["success_rate"]["relative"] == pytest.approx(0.6)
+    assert rows["success_rate"]["verdict"] == "better"
+    assert rows["collisions"]["delta"] == 2 and rows["collisions"]["verdict"] == "worse"
+    assert rows["min_person_distance_m"]["verdict"] == "worse"
+    assert rows["episodes"]["verdict"] == "same"
+    assert rows["mean_time_to_goal_s"]["delta"] is None  # missing in A: no delta, still shown
+    assert "only_a" in rows and "only_b" in rows
+    assert "by_scenario" not in rows and "suite" not in rows
+    table = comparison_table(compare(a, b), "A", "B")
+    assert "| success_rate | 0.5 | 0.8 | 0.3 | +60.0 % | better |" in table
+
+
+def test_metrics_table_has_a_row_per_scenario():
+    table = metrics_table(aggregate(EPISODES))
+    lines = table.splitlines()
+    assert lines[2].startswith("| **all** | 4 | 0.5 |")
+    assert any(line.startswith("| crowd | 2 |") for line in lines)
+    assert any(line.startswith("| head_on | 2 |") for line in lines)
