@@ -29,6 +29,7 @@ from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare, declare_limits
 from reasonact_ros.nodes.velocity_output import VelocityPublisher
+from reasonact_ros.planning.fallback import FallbackPlanner
 from reasonact_ros.planning.interface import PLANNER_NAMES, PlannerInput, make_planner
 from reasonact_ros.scene import (
     Behavior,
@@ -52,9 +53,9 @@ class PlannerNode(Node):
                              f"got {planner_name!r}")
         rate = declare(self, "control_rate", 20.0, "Planning rate [Hz]", low=1.0, high=100.0,
                        read_only=True)
-        self._deadline_s = declare(self, "deadline", 0.045,
-                                   "A cycle slower than this falls back to DWA next cycle [s]",
-                                   low=0.001, high=1.0)
+        deadline_s = declare(self, "deadline", 0.045,
+                             "MPPI cycles slower than this, 3 in a row, hand over to DWA for "
+                             "40 cycles [s]", low=0.001, high=1.0, read_only=True)
         self._scene_timeout = declare(self, "scene_timeout", 0.5,
                                       "Older scenes stop the robot [s]", low=0.05, high=10.0)
         self._goal_tolerance = declare(self, "goal_tolerance", 0.3, "Goal radius [m]",
@@ -84,9 +85,9 @@ class PlannerNode(Node):
                               read_only=True),
             }
         self._planner = make_planner(planner_name, **planner_params)
-        self._fallback = make_planner("dwa") if planner_name != "dwa" else None
-        self._use_fallback_next = False
-        self.deadline_misses = 0
+        if planner_name != "dwa":
+            self._planner = FallbackPlanner(self._planner, make_planner("dwa"),
+                                            deadline_ms=deadline_s * 1e3)
 
         self._goal: Goal | None = None
         if len(route) >= 2:
@@ -216,16 +217,12 @@ class PlannerNode(Node):
             self.get_logger().warning(f"planning skipped: {error}", throttle_duration_sec=2.0)
             self._cmd.publish_zero()
             return
-        planner = self._planner
-        if self._use_fallback_next and self._fallback is not None:
-            planner = self._fallback
-        result = planner.plan(inp)
-        self._use_fallback_next = result.compute_ms * 1e-3 > self._deadline_s
-        if self._use_fallback_next and planner is self._planner:
-            self.deadline_misses += 1
+        switches_before = getattr(self._planner, "switches", 0)
+        result = self._planner.plan(inp)
+        if getattr(self._planner, "switches", 0) > switches_before:
             self.get_logger().warning(
-                f"planner took {result.compute_ms:.0f} ms (> {self._deadline_s * 1e3:.0f} ms): "
-                "DWA plans the next cycle", throttle_duration_sec=5.0)
+                f"MPPI missed its deadline repeatedly (last cycle {result.compute_ms:.0f} ms): "
+                "DWA plans for a while", throttle_duration_sec=5.0)
         self._cmd.publish(result.command)
         self._publish_status(result.status)
         self._publish_plan(result.trajectory)

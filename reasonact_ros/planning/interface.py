@@ -8,12 +8,22 @@ the same quantity ``Limits.min_person_clearance`` bounds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 import numpy as np
 
-from reasonact_ros.scene import Decision, Goal, Limits, Pose2D, TrackedObject, Velocity2D, Walkway
+from reasonact_ros.scene import (
+    Decision,
+    Goal,
+    Limits,
+    Pose2D,
+    TrackedObject,
+    Velocity2D,
+    Walkway,
+    default_decision,
+)
 
 # Status strings a planner may report; the nodes publish them verbatim.
 STATUS_TRACKING = "tracking"
@@ -21,7 +31,7 @@ STATUS_GOAL_REACHED = "goal_reached"
 STATUS_WAITING = "waiting"  # the decision says STOP
 STATUS_YIELDING = "yielding"  # the decision says YIELD and someone's path crosses ours
 STATUS_NO_GOAL = "no_goal"
-STATUS_BLOCKED = "blocked"  # every rollout collides: stand still rather than guess
+STATUS_BLOCKED = "blocked"  # even the best rollout (braking included) collides within 1 s
 
 
 @dataclass
@@ -48,7 +58,10 @@ class PlannerInput:
                  self.velocity.linear, self.velocity.angular)
         if not all(np.isfinite(state)):
             raise ValueError(f"planner time, pose and velocity must be finite, got {state}")
-        self.people = tuple(self.people)
+        # A track with a non-finite position or size cannot be avoided, only mis-avoided;
+        # a non-finite velocity is handled by the prediction (treated as standing).
+        self.people = tuple(p for p in self.people
+                            if all(np.isfinite((p.x, p.y, p.radius))) and p.radius >= 0.0)
 
 
 @dataclass
@@ -58,6 +71,19 @@ class PlanResult:
     predictions: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (T, 2) odom
     status: str = STATUS_TRACKING
     compute_ms: float = 0.0
+
+
+def usable_decision(inp: PlannerInput) -> Decision:
+    """The decision, or the conservative default if it is stale or not finite.
+
+    Decisions arrive validated; this is the planner's own last line, because a NaN speed
+    cap would turn every rollout cost into NaN.
+    """
+    decision = inp.decision
+    numbers_ok = math.isfinite(decision.max_speed) and math.isfinite(decision.min_clearance)
+    if numbers_ok and decision.is_valid_at(inp.now):
+        return decision
+    return default_decision(inp.now, inp.limits)
 
 
 class Planner(Protocol):
@@ -74,9 +100,18 @@ def make_planner(name: str, **params) -> Planner:
     if name == "mppi":
         from reasonact_ros.planning.mppi import MPPIConfig, MPPIPlanner
 
-        return MPPIPlanner(MPPIConfig(**params))
+        return MPPIPlanner(_config(MPPIConfig, name, params))
     if name == "dwa":
         from reasonact_ros.planning.dwa import DWAConfig, DWAPlanner
 
-        return DWAPlanner(DWAConfig(**params))
+        return DWAPlanner(_config(DWAConfig, name, params))
     raise ValueError(f"unknown planner {name!r}; choose one of {', '.join(PLANNER_NAMES)}")
+
+
+def _config(config_type, name: str, params: dict):
+    known = {f.name for f in fields(config_type)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"unknown {name} parameter(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    return config_type(**params)

@@ -7,7 +7,8 @@ keeps working when they are dead or wrong. Rules, most restrictive first:
   estop           an operator e-stop is engaged: zero
   watchdog        no command for ``watchdog_timeout``: zero
   no_scan         no scan, or the last one is older than ``scan_timeout``: zero
-  scan_invalid    the last scan had no valid beam at all: zero
+  scan_invalid    the last scan had no informative beam (all NaN): zero; an all-+inf
+                  scan is open space (REP-117) and valid
   invalid_command the last command was NaN/Inf: zero until a finite one arrives
   stop_zone       a return inside the stop polygon: zero linear velocity; rotation
                   in place is kept (``stop_allows_rotation``) because a circular
@@ -18,7 +19,13 @@ keeps working when they are dead or wrong. Rules, most restrictive first:
                   return sooner than ``time_before_collision``: scale (v, w) alike
                   (same arc) so the collision is no sooner than that
   slow_zone       a return inside the slow polygon: scale (v, w) by ``slow_factor``
+                  (when both apply, the stronger scaling acts and names the state)
   limited         the command exceeded a speed or acceleration limit and was clamped
+
+Speed limits are applied first, so the zones and the approach check judge the
+command that could actually be sent. Returns come from the raw scan in the
+lidar frame, moved into base_link by the configured mount (``lidar_x``,
+``lidar_y``, ``lidar_yaw``); the scan's own odom pose is not used.
 
 Acceleration limits apply to speeding up only, relative to the last output:
 slowing towards zero is always allowed at once, so no stop is ever rate-limited.
@@ -88,7 +95,8 @@ class SafetyConfig:
         if not (math.isfinite(self.slow_factor) and 0.0 < self.slow_factor <= 1.0):
             raise ValueError(f"slow_factor must be in (0, 1], got {self.slow_factor!r}")
         if not (math.isfinite(self.min_approach_scale) and 0.0 <= self.min_approach_scale < 1.0):
-            raise ValueError(f"min_approach_scale must be in [0, 1), got {self.min_approach_scale!r}")
+            raise ValueError(
+                f"min_approach_scale must be in [0, 1), got {self.min_approach_scale!r}")
         for name in ("time_before_collision", "approach_step", "robot_radius",
                      "watchdog_timeout", "scan_timeout", "max_accel_dt"):
             value = getattr(self, name)
@@ -148,7 +156,8 @@ class SafetyFilter:
     # --- inputs -------------------------------------------------------------------------
 
     def on_command(self, now: float, cmd: Velocity2D) -> None:
-        self._command_time = now
+        # A non-finite stamp can never be fresh: the watchdog will act.
+        self._command_time = now if math.isfinite(now) else -math.inf
         if math.isfinite(cmd.linear) and math.isfinite(cmd.angular):
             self._command = cmd
             self._command_invalid = False
@@ -158,14 +167,27 @@ class SafetyFilter:
             self.counters["invalid_commands"] += 1
 
     def on_scan(self, now: float, scan: ScanData) -> None:
-        ranges = np.asarray(scan.ranges, dtype=float)
+        ranges = np.asarray(scan.ranges, dtype=float).reshape(-1)
+        header = (scan.angle_min, scan.angle_increment, scan.range_min, scan.range_max)
+        if not all(math.isfinite(value) for value in header):
+            # Beam directions would be NaN and every return would miss every zone: a blind
+            # filter. Such a scan is as good as none.
+            ranges = np.full(len(ranges), np.nan)
+            scan = ScanData(ranges, 0.0, 0.0, 0.0, 0.0)
         cos_beam, sin_beam = self._beam_geometry(len(ranges), scan.angle_min,
                                                  scan.angle_increment)
+        # REP-117: -inf is "something too close to measure", so it counts as a return at
+        # range_min; +inf is "nothing within range", a valid clear beam; NaN is an error.
+        too_close = np.isneginf(ranges)
+        ranges = np.where(too_close, scan.range_min, ranges)
         with np.errstate(invalid="ignore"):
             valid = np.isfinite(ranges) & (ranges >= scan.range_min) & (ranges <= scan.range_max)
-        self._scan_time = now
-        self.counters["invalid_beams"] += int(len(ranges) - np.count_nonzero(valid))
-        self._scan_valid = bool(valid.any())
+        clear = np.isposinf(ranges)
+        self._scan_time = now if math.isfinite(now) else -math.inf
+        self.counters["invalid_beams"] += int(len(ranges) - np.count_nonzero(valid | clear))
+        # Open space (every beam +inf) is a valid scan; only a scan with no informative
+        # beam at all (every beam NaN) leaves the filter blind.
+        self._scan_valid = bool(valid.any() or clear.any())
         if not self._scan_valid:
             self.counters["invalid_scans"] += 1
             self._points = np.zeros((0, 2))
@@ -202,16 +224,17 @@ class SafetyFilter:
         command, state = self._apply_rules(now)
         command = Velocity2D(float(command.linear), float(command.angular))
         self._last_output = command
-        self._last_update_time = now
+        if math.isfinite(now):
+            self._last_update_time = now
         return SafetyOutput(command, state)
 
     def _apply_rules(self, now: float) -> tuple[Velocity2D, str]:
         cfg = self.config
         if self._estop:
             return ZERO, STATE_ESTOP
-        if self._command is None or now - self._command_time > cfg.watchdog_timeout:
+        if self._command is None or not _fresh(now, self._command_time, cfg.watchdog_timeout):
             return ZERO, STATE_WATCHDOG
-        if now - self._scan_time > cfg.scan_timeout:
+        if not _fresh(now, self._scan_time, cfg.scan_timeout):
             return ZERO, STATE_NO_SCAN
         if not self._scan_valid:
             return ZERO, STATE_SCAN_INVALID
@@ -229,13 +252,15 @@ class SafetyFilter:
         elif self._in_stop_zone and not cfg.stop_allows_rotation and w != 0.0:
             w = 0.0
             state = STATE_STOP_ZONE
-        if state != STATE_STOP_ZONE:
-            scale = self._approach_scale(v, w) if cfg.approach_enabled else 1.0
-            if scale < 1.0:
-                v, w = v * scale, w * scale
+        if state != STATE_STOP_ZONE and (v != 0.0 or w != 0.0):
+            # Both scalings keep the commanded arc; the stronger one wins and names the state.
+            approach = self._approach_scale(v, w) if cfg.approach_enabled else 1.0
+            slow = cfg.slow_factor if self._in_slow_zone else 1.0
+            if approach < 1.0 and approach <= slow:
+                v, w = v * approach, w * approach
                 state = STATE_APPROACH
-            elif self._in_slow_zone and (v != 0.0 or w != 0.0):
-                v, w = v * cfg.slow_factor, w * cfg.slow_factor
+            elif slow < 1.0:
+                v, w = v * slow, w * slow
                 state = STATE_SLOW_ZONE
         v_limited, w_limited = self._limit_acceleration(now, v, w)
         if (v_limited, w_limited) != (v, w) and state == STATE_OK:
@@ -249,7 +274,7 @@ class SafetyFilter:
         return v, w
 
     def _limit_acceleration(self, now: float, v: float, w: float) -> tuple[float, float]:
-        if self._last_update_time is None:
+        if self._last_update_time is None or not math.isfinite(now):
             dt = self.config.max_accel_dt
         else:
             dt = min(max(now - self._last_update_time, 0.0), self.config.max_accel_dt)
@@ -293,6 +318,13 @@ class SafetyFilter:
         collision_time = times[hit_steps[0]] - horizon / steps
         scale = collision_time / horizon
         return 0.0 if scale < cfg.min_approach_scale else scale
+
+
+def _fresh(now: float, stamp: float, timeout: float) -> bool:
+    """Younger than ``timeout``; a stamp far in the future means the clock jumped back
+    (a simulation reset), and an input from before the jump is not fresh either."""
+    age = now - stamp
+    return math.isfinite(age) and -timeout <= age <= timeout
 
 
 def _limit_speed_up(last: float, target: float, max_change: float) -> float:

@@ -1,0 +1,472 @@
+"""MPPI: a sampling model-predictive controller with social costs, in torch.
+
+Each cycle samples ``samples`` control sequences around the previous optimum
+(warm start, shifted by the time that passed), rolls them out through a
+differential-drive model in one vectorised pass, scores them with the terms in
+``costs.py`` and averages them with softmax weights at ``temperature``. The
+average is smoothed (Savitzky-Golay) and its first control is the command.
+
+Samples perturb the per-step *change* of the controls (Brownian noise around
+the warm start): with the change clamped to the acceleration limits, every
+sample is drivable by construction and no Python loop over time is needed.
+
+The decision shapes the problem rather than the output: ``max_speed`` (and
+SLOW) clamp the sampled speeds, ``min_clearance`` sets the people clearance
+term, STOP commands zero, YIELD waits while someone's predicted path crosses
+ours (and slows for someone walking in our corridor), PASS_LEFT/PASS_RIGHT add
+a side preference against the target person (or the nearest one ahead), and
+FOLLOW_WALKWAY strengthens the keep-right term. A decision past its
+``valid_until`` is replaced by ``scene.default_decision``.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from reasonact_ros.planning import costs
+from reasonact_ros.planning.interface import (
+    STATUS_BLOCKED,
+    STATUS_GOAL_REACHED,
+    STATUS_NO_GOAL,
+    STATUS_TRACKING,
+    STATUS_WAITING,
+    STATUS_YIELDING,
+    PlannerInput,
+    PlanResult,
+    usable_decision,
+)
+from reasonact_ros.planning.prediction import (
+    CROSSING,
+    MOVING_SPEED,
+    path_conflict,
+    predict_constant_velocity,
+)
+from reasonact_ros.planning.route import RouteTracker, distance_to_polyline
+from reasonact_ros.scene import Behavior, Decision, TrackedObject, Velocity2D
+
+
+@dataclass
+class MPPIConfig:
+    samples: int = 2000
+    steps: int = 56
+    dt: float = 0.05  # [s] model step; horizon = steps * dt
+    linear_noise: float = 0.5  # [m/s] std of the sampled speed change after one second
+    angular_noise: float = 1.2  # [rad/s] the same for the turn rate
+    temperature: float = 0.3  # softmax temperature on cost differences
+    seed: int = 0
+    robot_radius: float = 0.3  # [m]
+    slow_speed: float = 0.5  # [m/s] cap under Behavior.SLOW
+    # goal
+    progress_weight: float = 6.0  # per metre of mean distance to the carrot
+    terminal_weight: float = 8.0  # per metre left at the end of the horizon
+    route_weight: float = 1.0  # per step, per metre off a route with a corner ahead
+    # lidar obstacles
+    obstacle_margin: float = 0.35  # [m] desired clearance beyond the footprint
+    obstacle_weight: float = 400.0  # per step, per squared metre inside the margin
+    collision_weight: float = 1000.0  # per step in collision (obstacle or person)
+    grid_resolution: float = 0.05  # [m] obstacle distance grid cell
+    people_points_margin: float = 0.2  # [m] lidar points this close to a person's edge are
+    # that person: they are left to the predicted-people terms, not frozen as a wall
+    # people
+    person_clearance_weight: float = 600.0  # per step, per squared metre under min_clearance
+    proxemics_weight: float = 2.0  # per step at the centre of someone's personal space
+    proxemics_front: float = 0.9  # [m] sigma ahead of a walking person ...
+    proxemics_front_per_speed: float = 0.6  # [s] ... plus this per m/s of their speed
+    proxemics_back: float = 0.45  # [m]
+    proxemics_side: float = 0.6  # [m] (and all round a standing person)
+    proxemics_stride: int = 3  # evaluate personal space every n-th step (a soft term)
+    # behaviours
+    passing_weight: float = 60.0  # per step, per squared metre on the wrong side
+    passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
+    yield_horizon: float = 4.0  # [s] how far people's paths are checked for crossings
+    yield_lookahead: float = 4.0  # [m] length of our corridor checked for crossings
+    yield_speed: float = 0.0  # [m/s] cap while waiting for a crossing person
+    # walkway
+    walkway_weight: float = 20.0  # per step, per metre of footprint off the walkway
+    keep_right_weight: float = 0.1  # per step, per squared metre from the keep-right line
+    follow_walkway_gain: float = 4.0  # keep-right weight multiplier under FOLLOW_WALKWAY
+    keep_right: float = 0.5  # the line: this fraction of the half width right of centre
+    keep_right_fade: float = 3.0  # [m] from the goal, keeping right fades out linearly
+    walkway_resolution: float = 0.1  # [m]
+    # smoothness
+    linear_smoothness_weight: float = 2.0  # per (m/s)^2 change per step
+    angular_smoothness_weight: float = 0.2  # per (rad/s)^2 change per step
+    smoothing_window: int = 9  # Savitzky-Golay window (odd, steps); 1 disables smoothing
+    smoothing_order: int = 2
+
+    def __post_init__(self):
+        for name in ("samples", "steps", "seed", "proxemics_stride", "smoothing_window",
+                     "smoothing_order"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        for name in ("samples", "steps"):  # samples: the warm start and braking always compete
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)!r}")
+        for name, value in self.__dict__.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        for name in ("dt", "temperature", "robot_radius", "grid_resolution", "keep_right_fade",
+                     "walkway_resolution", "proxemics_front", "proxemics_back",
+                     "proxemics_side", "yield_horizon"):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.proxemics_stride < 1:
+            raise ValueError(f"proxemics_stride must be >= 1, got {self.proxemics_stride}")
+        if self.keep_right > 1.0:
+            raise ValueError(f"keep_right is a fraction of the half width, got {self.keep_right}")
+        if self.smoothing_window < 1 or self.smoothing_window % 2 == 0:
+            raise ValueError(f"smoothing_window must be odd and >= 1, got {self.smoothing_window}")
+        if self.smoothing_window > 1 and not self.smoothing_order < self.smoothing_window:
+            raise ValueError("smoothing_order must be below smoothing_window")
+
+    @property
+    def horizon(self) -> float:
+        return self.steps * self.dt
+
+
+def savitzky_golay_weights(window: int, order: int) -> np.ndarray:
+    """Least-squares polynomial smoothing weights for the centre of a window."""
+    half = window // 2
+    offsets = np.arange(-half, half + 1, dtype=float)
+    vandermonde = offsets[:, None] ** np.arange(order + 1)[None, :]
+    return np.linalg.pinv(vandermonde)[0]
+
+
+@dataclass
+class _Bounds:
+    """This cycle's control limits, (2,) arrays of (linear, angular)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    max_step: np.ndarray
+    start: np.ndarray
+
+
+class MPPIPlanner:
+    def __init__(self, config: MPPIConfig | None = None):
+        self.config = config or MPPIConfig()
+        self._smoothing = (savitzky_golay_weights(self.config.smoothing_window,
+                                                  self.config.smoothing_order)
+                           if self.config.smoothing_window > 1 else None)
+        self._route = RouteTracker()
+        self._walkway_field: costs.WalkwayField | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self._generator = torch.Generator().manual_seed(self.config.seed)
+        self._nominal = np.zeros((self.config.steps, 2), dtype=np.float32)
+        self._nominal_time: float | None = None
+        self._sent: collections.deque = collections.deque(maxlen=self.config.smoothing_window)
+        self._route.reset()
+
+    def plan(self, inp: PlannerInput) -> PlanResult:
+        started = time.perf_counter()
+        with torch.inference_mode():
+            result = self._plan(inp)
+        result.compute_ms = (time.perf_counter() - started) * 1e3
+        return result
+
+    # --- one cycle ----------------------------------------------------------------------
+
+    def _plan(self, inp: PlannerInput) -> PlanResult:
+        cfg = self.config
+        decision = usable_decision(inp)
+        predicted = predict_constant_velocity(inp.people, cfg.steps, cfg.dt)
+        by_id = {person.id: predicted[i] for i, person in enumerate(inp.people)}
+        if decision.behavior == Behavior.STOP:
+            return self._hold(inp, STATUS_WAITING, by_id)
+        if inp.goal is None:
+            return self._hold(inp, STATUS_NO_GOAL, by_id)
+        position = np.array([inp.robot.x, inp.robot.y])
+        if np.linalg.norm(position - np.asarray(inp.goal.final)) <= inp.goal.tolerance:
+            return self._hold(inp, STATUS_GOAL_REACHED, by_id)
+
+        speed_cap = self._speed_cap(inp, decision)
+        path = self._route.lookahead_path(inp.goal, position, max(1.0, speed_cap * cfg.horizon))
+        status = STATUS_TRACKING
+        if decision.behavior == Behavior.YIELD:
+            kind = self._yield_conflict(inp, decision, position)
+            if kind == CROSSING:
+                speed_cap, status = min(speed_cap, cfg.yield_speed), STATUS_YIELDING
+            elif kind is not None:
+                speed_cap, status = min(speed_cap, cfg.slow_speed), STATUS_YIELDING
+        bounds = self._bounds(inp, speed_cap)
+
+        v, w = self._sample(self._warm_start(inp.now), bounds)
+        x, y, _ = costs.unicycle_rollout(inp.robot.x, inp.robot.y, inp.robot.yaw, v, w, cfg.dt)
+        total, collided = self._score(inp, decision, x, y, v, w, bounds, speed_cap, path,
+                                      predicted)
+
+        weights = torch.softmax((total.min() - total) / cfg.temperature, dim=0)
+        optimum = torch.stack([weights @ v, weights @ w], dim=1).numpy()
+        optimum = self._smooth(optimum, bounds.start)
+        costs.limit_acceleration(optimum[None], bounds.start, bounds.max_step, bounds.lower,
+                                 bounds.upper)
+        self._nominal, self._nominal_time = optimum, inp.now
+        trajectory = self._rollout_one(inp, optimum)
+
+        # Blocked: even the best sample hits something within the first second. Not when
+        # it is in contact from its first step on: then it is already touching (a person
+        # walked into it) and standing still is no better than the least bad way out.
+        early = max(1, int(round(1.0 / cfg.dt)))
+        best_collisions = collided[int(torch.argmin(total)), :early]
+        blocked = bool(best_collisions.any()) and not bool(best_collisions[0])
+        # Non-finite cannot happen with finite inputs; if it does, stand still, start afresh.
+        if blocked or not np.all(np.isfinite(optimum)):
+            self._nominal[:] = 0.0
+            self._sent.append(np.zeros(2, dtype=np.float32))
+            return PlanResult(Velocity2D(0.0, 0.0), trajectory, by_id, STATUS_BLOCKED)
+        self._sent.append(optimum[0].copy())
+        command = Velocity2D(float(optimum[0, 0]), float(optimum[0, 1]))
+        return PlanResult(command, trajectory, by_id, status)
+
+    def _speed_cap(self, inp: PlannerInput, decision: Decision) -> float:
+        cap = min(inp.limits.max_linear_speed, max(decision.max_speed, 0.0))
+        if decision.behavior == Behavior.SLOW:
+            cap = min(cap, self.config.slow_speed)
+        return cap
+
+    def _bounds(self, inp: PlannerInput, speed_cap: float) -> _Bounds:
+        lower = np.array([-min(inp.limits.max_reverse_speed, speed_cap),
+                          -inp.limits.max_angular_speed], dtype=np.float32)
+        upper = np.array([speed_cap, inp.limits.max_angular_speed], dtype=np.float32)
+        max_step = np.array([inp.limits.max_linear_accel, inp.limits.max_angular_accel],
+                            dtype=np.float32) * self.config.dt
+        start = np.array([inp.velocity.linear, inp.velocity.angular], dtype=np.float32)
+        return _Bounds(lower, upper, max_step, start)
+
+    def _yield_conflict(self, inp: PlannerInput, decision: Decision,
+                        position: np.ndarray) -> str | None:
+        """CROSSING if anyone's path crosses our corridor, else ALONG if anyone walks in it.
+
+        With a target in the decision only that person is yielded to (if tracked).
+        """
+        cfg = self.config
+        corridor_end = self._route.carrot(inp.goal, position, cfg.yield_lookahead)
+        targets = [p for p in inp.people if p.id == decision.target_id] or inp.people
+        kinds = {path_conflict(position, corridor_end, person, cfg.yield_horizon,
+                               cfg.robot_radius + person.radius + decision.min_clearance)
+                 for person in targets}
+        return CROSSING if CROSSING in kinds else next((k for k in kinds if k), None)
+
+    def _warm_start(self, now: float) -> np.ndarray:
+        """The previous optimum shifted by the time since it was computed."""
+        cfg = self.config
+        if self._nominal_time is None:
+            return self._nominal.copy()
+        elapsed = max(0.0, now - self._nominal_time)
+        grid = np.arange(cfg.steps) * cfg.dt
+        shifted = np.empty_like(self._nominal)
+        for column in range(2):
+            # np.interp holds the last value past the end: the sequence is padded with it.
+            shifted[:, column] = np.interp(grid + elapsed, grid, self._nominal[:, column])
+        return shifted
+
+    def _sample(self, nominal: np.ndarray, bounds: _Bounds) -> tuple[torch.Tensor, ...]:
+        """(S, T) speeds and turn rates: drivable control sequences around ``nominal``."""
+        cfg = self.config
+        steps_per_second = 1.0 / cfg.dt
+        nominal_changes = np.diff(nominal, axis=0, prepend=bounds.start[None])
+        channels = []
+        for channel, noise in enumerate((cfg.linear_noise, cfg.angular_noise)):
+            start, max_step = float(bounds.start[channel]), float(bounds.max_step[channel])
+            lower, upper = float(bounds.lower[channel]), float(bounds.upper[channel])
+            changes = torch.from_numpy(nominal_changes[:, channel])
+            increments = torch.randn((cfg.samples, cfg.steps), generator=self._generator)
+            increments.mul_(noise / math.sqrt(steps_per_second)).add_(changes)
+            increments[0] = changes  # the warm start itself always competes
+            controls = costs.integrate_increments(increments, start, max_step, lower, upper)
+            # ... and so does braking as hard as the limits allow.
+            braking = abs(start) - max_step * torch.arange(1, cfg.steps + 1)
+            controls[1] = braking.clamp_(min=0.0).mul_(math.copysign(1.0, start)).clamp_(
+                lower, upper)
+            channels.append(controls)
+        return tuple(channels)
+
+    def _score(self, inp, decision, x, y, v, w, bounds, speed_cap, path, predicted):
+        cfg = self.config
+        target = path[-1]
+        total = costs.goal_cost(x, y, (float(target[0]), float(target[1])),
+                                cfg.progress_weight, cfg.terminal_weight)
+        total.add_(costs.smoothness_cost(v, w, (float(bounds.start[0]), float(bounds.start[1])),
+                                         cfg.linear_smoothness_weight,
+                                         cfg.angular_smoothness_weight))
+        static = self._static_costs(inp, decision, x, y, path)
+        step_cost, collided = static.lookup(x, y)
+        if inp.people:
+            self._add_people_costs(inp, decision, x, y, speed_cap, target, predicted,
+                                   step_cost, collided, total)
+        total.add_(step_cost.sum(dim=1))
+        return total, collided
+
+    def _static_costs(self, inp, decision, x, y, path) -> costs.StaticCostMap:
+        """Obstacle, walkway and route step costs per cycle, on one grid that covers the
+        rollouts' bounding box (a forward fan when cruising: half the cells of a square
+        around the robot, and the distance transform is the biggest cost here)."""
+        cfg = self.config
+        x_range, y_range = torch.aminmax(x), torch.aminmax(y)
+        lower = (min(float(x_range.min), inp.robot.x), min(float(y_range.min), inp.robot.y))
+        upper = (max(float(x_range.max), inp.robot.x), max(float(y_range.max), inp.robot.y))
+        far = cfg.robot_radius + cfg.obstacle_margin + 0.5
+        points = without_people(inp.obstacle_points, inp.people, cfg.people_points_margin)
+        grid = costs.DistanceGrid.covering(points, lower, upper, cfg.grid_resolution,
+                                           max_distance=far)
+        cell_cost, collided = costs.obstacle_cell_cost(
+            grid.distances, cfg.robot_radius, cfg.obstacle_margin, cfg.collision_weight,
+            cfg.obstacle_weight)
+        if inp.walkway is not None:
+            field = self._walkway_field
+            grid_upper = (grid.origin[0] + grid.width * grid.resolution,
+                          grid.origin[1] + grid.height * grid.resolution)
+            if field is None or not field.covers(inp.walkway, grid.origin, grid_upper):
+                # Built with room to spare, so the next cycles reuse it as the robot moves.
+                reach = inp.limits.max_linear_speed * cfg.horizon + cfg.robot_radius
+                field = costs.WalkwayField(inp.walkway, (inp.robot.x, inp.robot.y),
+                                           reach + far + 6.0, cfg.walkway_resolution)
+                self._walkway_field = field
+            keep_right_weight = cfg.keep_right_weight
+            if decision.behavior == Behavior.FOLLOW_WALKWAY:
+                keep_right_weight *= cfg.follow_walkway_gain
+            # Keeping right is for travelling; near the goal it would fight the goal term
+            # wherever the goal is not on the keep-right line, so it fades out.
+            to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
+            keep_right_weight *= min(1.0, to_goal / cfg.keep_right_fade)
+            lateral, half_width = field.frame_at(*grid.cell_centres())
+            cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
+                                            cfg.keep_right, cfg.walkway_weight,
+                                            keep_right_weight).astype(np.float32)
+        if len(path) > 2:
+            # A corner of a route lies within reach: stay near the route so the waypoint
+            # is visited rather than cut off by steering straight at the carrot.
+            cell_cost += (cfg.route_weight * distance_to_polyline(
+                *grid.cell_centres(), path)).astype(np.float32)
+        return costs.StaticCostMap(grid, cell_cost, collided)
+
+    def _add_people_costs(self, inp, decision, x, y, speed_cap, target, predicted,
+                          step_cost, collided, total) -> None:
+        cfg = self.config
+        people = inp.people
+        here = np.array([inp.robot.x, inp.robot.y])
+        radii = np.array([p.radius for p in people])
+        headings, front, back, side = self._personal_space(people)
+        # Lower bound of any rollout's distance to each person at each step (P, T).
+        reach = speed_cap * cfg.dt * np.arange(1, cfg.steps + 1)
+        centre_bound = np.linalg.norm(predicted - here, axis=2) - reach
+        surface_bound = centre_bound - cfg.robot_radius - radii[:, None]
+        near = surface_bound < decision.min_clearance + 0.1
+        # Beyond 2.5 sigma the personal-space cost is under 5 % of its peak.
+        in_space = centre_bound < 2.5 * np.maximum(front, side)[:, None]
+        predicted_t = torch.from_numpy(predicted.astype(np.float32))
+
+        gap = costs.nearest_person_gap(x, y, predicted_t, radii.tolist(), _windows(near))
+        people_step, people_hit = costs.people_cost(
+            gap, cfg.robot_radius, decision.min_clearance, cfg.collision_weight,
+            cfg.person_clearance_weight)
+        step_cost.add_(people_step)
+        collided |= people_hit
+        total.add_(costs.proxemics_cost(x, y, predicted_t, headings, front, back, side,
+                                        _windows(in_space), cfg.proxemics_weight,
+                                        cfg.proxemics_stride))
+        if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
+            direction = target - here
+            norm = float(np.linalg.norm(direction))
+            index = self._passing_target(people, decision, here, direction / max(norm, 1e-9))
+            if index is not None and norm > 1e-6:
+                side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
+                lateral_gap = cfg.robot_radius + radii[index] + decision.min_clearance
+                total.add_(costs.passing_side_cost(
+                    x, y, predicted_t[index], (float(direction[0] / norm),
+                                               float(direction[1] / norm)),
+                    side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight))
+
+    def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
+                        here: np.ndarray, direction: np.ndarray) -> int | None:
+        """The person to pass: the decision's target, else the nearest one ahead."""
+        for index, person in enumerate(people):
+            if person.id == decision.target_id:
+                return index
+        best, best_distance = None, self.config.passing_range
+        for index, person in enumerate(people):
+            offset = person.position - here
+            distance = float(np.linalg.norm(offset))
+            if offset @ direction > 0.0 and distance < best_distance:
+                best, best_distance = index, distance
+        return best
+
+    def _personal_space(self, people):
+        """Heading (P, 2) and front, back, side sigmas (P,) of each person's personal space."""
+        cfg = self.config
+        velocity = np.array([[p.vx, p.vy] for p in people], dtype=float)
+        velocity = np.where(np.isfinite(velocity), velocity, 0.0)
+        speed = np.hypot(velocity[:, 0], velocity[:, 1])
+        moving = speed > MOVING_SPEED
+        headings = np.zeros_like(velocity)
+        headings[:, 0] = 1.0
+        headings[moving] = velocity[moving] / speed[moving, None]
+        front = np.where(moving, cfg.proxemics_front + cfg.proxemics_front_per_speed * speed,
+                         cfg.proxemics_side)
+        back = np.where(moving, cfg.proxemics_back, cfg.proxemics_side)
+        side = np.full_like(front, cfg.proxemics_side)
+        return headings, front, back, side
+
+    def _smooth(self, sequence: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Savitzky-Golay over the sequence, continued backwards by the commands sent.
+
+        The past half-window is the recent commands (the current velocity until there
+        are enough), so the fit sees the acceleration in progress instead of a flat past
+        that would hold it back; the future is padded with the last control.
+        """
+        if self._smoothing is None:
+            return sequence
+        half = len(self._smoothing) // 2
+        past = list(self._sent)[-half:]
+        past = [start] * (half - len(past)) + past
+        padded = np.vstack([np.asarray(past, dtype=np.float32).reshape(half, 2), sequence,
+                            np.repeat(sequence[-1:], half, axis=0)])
+        smoothed = np.empty_like(sequence)
+        for column in range(2):
+            smoothed[:, column] = np.convolve(padded[:, column], self._smoothing[::-1],
+                                              mode="valid")
+        return smoothed.astype(np.float32)
+
+    def _rollout_one(self, inp: PlannerInput, sequence: np.ndarray) -> np.ndarray:
+        u = torch.from_numpy(sequence[None])
+        x, y, yaw = costs.unicycle_rollout(inp.robot.x, inp.robot.y, inp.robot.yaw,
+                                           u[:, :, 0], u[:, :, 1], self.config.dt)
+        return torch.stack([x[0], y[0], yaw[0]], dim=1).double().numpy()
+
+    def _hold(self, inp: PlannerInput, status: str, predictions) -> PlanResult:
+        self._nominal[:] = 0.0
+        self._nominal_time = inp.now
+        self._sent.clear()
+        trajectory = np.tile([inp.robot.x, inp.robot.y, inp.robot.yaw], (self.config.steps, 1))
+        return PlanResult(Velocity2D(0.0, 0.0), trajectory, predictions, status)
+
+
+def without_people(points: np.ndarray, people: tuple[TrackedObject, ...],
+                   margin: float) -> np.ndarray:
+    """Lidar points minus the returns from tracked people (within radius + margin)."""
+    if not people or len(points) == 0 or margin <= 0.0:
+        return points
+    centres = np.array([[p.x, p.y] for p in people])
+    reach = np.array([p.radius for p in people]) + margin
+    distance = np.linalg.norm(points[:, None, :] - centres[None, :, :], axis=2)
+    return points[~np.any(distance <= reach[None, :], axis=1)]
+
+
+def _windows(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Per row of a (P, T) mask, the step range [first, last + 1) where it holds."""
+    windows = []
+    for row in mask:
+        steps = np.flatnonzero(row)
+        windows.append((int(steps[0]), int(steps[-1]) + 1) if len(steps) else (0, 0))
+    return windows

@@ -1,0 +1,336 @@
+"""MPPI in closed loop with a perfect unicycle: goals, obstacles, people, decisions."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reasonact_ros.planning import PlannerInput, make_planner
+from reasonact_ros.planning.mppi import MPPIConfig, MPPIPlanner
+from reasonact_ros.scene import (
+    Behavior,
+    Decision,
+    Goal,
+    Limits,
+    ObjectClass,
+    Pose2D,
+    TrackedObject,
+    Velocity2D,
+    Walkway,
+)
+
+DT = 0.05
+LIMITS = Limits()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # Small tensors gain nothing from a second thread, and on a shared CI machine the
+    # OpenMP barrier waits for a descheduled peer; restore the caller's setting after.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def decision(behavior=Behavior.PROCEED, max_speed=1.2, min_clearance=0.6, target_id=-1):
+    return Decision(behavior, max_speed, min_clearance, valid_until=1e9, target_id=target_id)
+
+
+def small_planner(**overrides) -> MPPIPlanner:
+    # Fewer samples keep the closed loops fast and still find the behaviours under test.
+    params = {"samples": 400, "seed": 1} | overrides
+    return MPPIPlanner(MPPIConfig(**params))
+
+
+def ring(cx, cy, radius, count=40):
+    angles = np.linspace(0.0, 2.0 * math.pi, count, endpoint=False)
+    return np.column_stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)])
+
+
+NO_POINTS = np.zeros((0, 2))
+
+
+def run(planner, goal, *, people=(), obstacles=NO_POINTS, walkway=None, decide=None,
+        seconds=12.0):
+    """Drive a perfect unicycle from the origin; people walk at constant velocity."""
+    decide = decide or decision()
+    pose, velocity = Pose2D(), Velocity2D()
+    people = list(people)
+    log = {"poses": [], "commands": [], "people": [], "status": []}
+    for step in range(int(seconds / DT)):
+        now = step * DT
+        result = planner.plan(PlannerInput(now, pose, velocity, goal, tuple(people), obstacles,
+                                           walkway, decide, LIMITS))
+        log["poses"].append(pose)
+        log["commands"].append(result.command)
+        log["people"].append(tuple(people))
+        log["status"].append(result.status)
+        if result.status == "goal_reached":
+            break
+        v, w = result.command.linear, result.command.angular
+        pose = Pose2D(pose.x + v * math.cos(pose.yaw + 0.5 * w * DT) * DT,
+                      pose.y + v * math.sin(pose.yaw + 0.5 * w * DT) * DT, pose.yaw + w * DT)
+        velocity = result.command
+        people = [TrackedObject(p.id, p.label, p.x + p.vx * DT, p.y + p.vy * DT, p.vx, p.vy,
+                                p.radius) for p in people]
+    return log
+
+
+def min_gap_to_people(log, robot_radius=0.3):
+    gaps = [math.hypot(pose.x - p.x, pose.y - p.y) - robot_radius - p.radius
+            for pose, people in zip(log["poses"], log["people"], strict=True) for p in people]
+    return min(gaps)
+
+
+def oncoming(x=7.0, y=0.0, speed=1.0):
+    return TrackedObject(7, ObjectClass.PEDESTRIAN, x, y, -speed, 0.0)
+
+
+def test_reaches_goal_in_open_space():
+    log = run(small_planner(), Goal(((5.0, 2.0),)))
+    assert log["status"][-1] == "goal_reached"
+    last = log["poses"][-1]
+    assert math.hypot(last.x - 5.0, last.y - 2.0) <= 0.3
+
+
+def test_goes_around_a_static_obstacle_without_touching_it():
+    obstacle = np.vstack([ring(2.5, 0.0, r, 40) for r in (0.1, 0.2, 0.3)])
+    log = run(small_planner(), Goal(((5.0, 0.0),)), obstacles=obstacle)
+    assert log["status"][-1] == "goal_reached"
+    closest = min(np.min(np.hypot(obstacle[:, 0] - p.x, obstacle[:, 1] - p.y))
+                  for p in log["poses"])
+    assert closest > 0.3  # the footprint radius: no contact
+    assert max(abs(p.y) for p in log["poses"]) > 0.5  # it really went around
+
+
+def test_keeps_min_clearance_from_an_oncoming_pedestrian():
+    min_clearance = 0.8
+    log = run(small_planner(), Goal(((10.0, 0.0),)), people=[oncoming()],
+              decide=decision(min_clearance=min_clearance), seconds=14.0)
+    assert log["status"][-1] == "goal_reached"
+    assert min_gap_to_people(log) >= min_clearance - 0.05
+
+
+def test_the_pedestrian_prediction_is_what_keeps_the_clearance():
+    # Without people costs (a planner blind to people) the same run comes much closer:
+    # proves the clearance in the test above is the planner's doing.
+    blind = small_planner(person_clearance_weight=0.0, proxemics_weight=0.0,
+                          collision_weight=0.0)
+    log = run(blind, Goal(((10.0, 0.0),)), people=[oncoming()],
+              decide=decision(min_clearance=0.8), seconds=6.0)  # they meet after ~3.5 s
+    assert min_gap_to_people(log) < 0.4
+
+
+def lateral_when_level(log):
+    """The robot's y minus the person's y when they are level along x."""
+    for pose, people in zip(log["poses"], log["people"], strict=True):
+        if people and pose.x >= people[0].x:
+            return pose.y - people[0].y
+    raise AssertionError("the robot never drew level with the person")
+
+
+@pytest.mark.parametrize("behavior, sign", [(Behavior.PASS_LEFT, 1.0),
+                                            (Behavior.PASS_RIGHT, -1.0)])
+def test_pass_left_and_right_choose_the_side(behavior, sign):
+    # The person walks slightly off the line to make one side the natural choice for
+    # PASS_LEFT and the other for PASS_RIGHT: the decision must override it both ways.
+    person = oncoming(y=0.05 * sign)
+    log = run(small_planner(), Goal(((10.0, 0.0),)), people=[person],
+              decide=decision(behavior, min_clearance=0.6, target_id=7), seconds=14.0)
+    assert sign * lateral_when_level(log) > 1.0
+
+
+def test_stop_commands_zero_and_reports_waiting():
+    planner = small_planner()
+    inp = PlannerInput(0.0, Pose2D(), Velocity2D(1.0, 0.2), Goal(((5.0, 0.0),)), (),
+                       np.zeros((0, 2)), None, decision(Behavior.STOP), LIMITS)
+    result = planner.plan(inp)
+    assert result.status == "waiting"
+    assert result.command == Velocity2D(0.0, 0.0)
+    log = run(small_planner(), Goal(((5.0, 0.0),)), decide=decision(Behavior.STOP),
+              seconds=1.0)
+    assert log["poses"][-1] == Pose2D()
+
+
+def test_max_speed_and_slow_cap_the_commands():
+    log = run(small_planner(), Goal(((8.0, 0.0),)), decide=decision(max_speed=0.4),
+              seconds=3.0)
+    speeds = [c.linear for c in log["commands"]]
+    assert max(speeds) <= 0.4 + 1e-6
+    assert max(speeds) > 0.3  # it does drive, at the cap
+    slow = run(small_planner(slow_speed=0.25), Goal(((8.0, 0.0),)),
+               decide=decision(Behavior.SLOW, max_speed=1.2), seconds=3.0)
+    assert max(c.linear for c in slow["commands"]) <= 0.25 + 1e-6
+
+
+def test_commands_respect_the_acceleration_limits():
+    log = run(small_planner(), Goal(((6.0, 3.0),)), seconds=3.0)
+    commands = [Velocity2D()] + log["commands"]
+    dv = [abs(b.linear - a.linear) for a, b in zip(commands, commands[1:], strict=False)]
+    dw = [abs(b.angular - a.angular) for a, b in zip(commands, commands[1:], strict=False)]
+    assert max(dv) <= LIMITS.max_linear_accel * DT + 1e-5
+    assert max(dw) <= LIMITS.max_angular_accel * DT + 1e-5
+
+
+def test_yield_waits_for_a_crossing_pedestrian_then_goes():
+    crossing = TrackedObject(3, ObjectClass.PEDESTRIAN, 3.0, -3.0, 0.0, 1.0)
+    log = run(small_planner(), Goal(((6.0, 0.0),)), people=[crossing],
+              decide=decision(Behavior.YIELD, min_clearance=0.6), seconds=14.0)
+    yielding = [c for c, s in zip(log["commands"], log["status"], strict=True)
+                if s == "yielding"]
+    assert yielding and all(c.linear == 0.0 for c in yielding)
+    assert log["status"][-1] == "goal_reached"
+    assert min_gap_to_people(log) >= 0.6
+
+
+def test_follow_walkway_keeps_right():
+    walkway = Walkway(left=np.array([[-5.0, 2.0], [30.0, 2.0]]),
+                      right=np.array([[-5.0, -2.0], [30.0, -2.0]]))
+    log = run(small_planner(), Goal(((12.0, 0.0),)), walkway=walkway,
+              decide=decision(Behavior.FOLLOW_WALKWAY), seconds=6.0)
+    assert log["poses"][-1].y < -0.5  # the right half of a 4 m walkway
+    assert min(p.y for p in log["poses"]) > -2.0 + 0.3  # and still on it
+
+
+def test_stale_decision_falls_back_to_the_conservative_default():
+    stale = Decision(Behavior.PROCEED, 1.5, 0.5, valid_until=-1.0)
+    log = run(small_planner(), Goal(((8.0, 0.0),)), decide=stale, seconds=4.0)
+    assert max(c.linear for c in log["commands"]) <= 0.5 + 1e-6  # default_decision's cap
+
+
+def test_reports_trajectory_and_predictions():
+    person = oncoming()
+    result = small_planner().plan(PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((5.0, 0.0),)),
+                                               (person,), np.zeros((0, 2)), None, decision(),
+                                               LIMITS))
+    assert result.trajectory.shape == (56, 3)
+    assert result.predictions[7].shape == (56, 2)
+    assert result.predictions[7][-1] == pytest.approx([7.0 - 56 * DT, 0.0])
+    assert result.compute_ms > 0.0
+
+
+def test_blocked_when_even_braking_collides():
+    # 1.5 m/s with a wall 0.6 m ahead of the footprint: braking at 1 m/s^2 takes 1.1 m.
+    wall = np.column_stack([np.full(61, 0.9), np.linspace(-3.0, 3.0, 61)])
+    fast = PlannerInput(0.0, Pose2D(), Velocity2D(1.5, 0.0), Goal(((5.0, 0.0),)), (), wall,
+                        None, decision(max_speed=1.5), LIMITS)
+    result = small_planner().plan(fast)
+    assert result.status == "blocked"
+    assert result.command == Velocity2D(0.0, 0.0)
+    # Standing still in front of the same wall is not blocked: waiting is collision-free.
+    still = PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((5.0, 0.0),)), (), wall, None,
+                         decision(), LIMITS)
+    assert small_planner().plan(still).status == "tracking"
+
+
+def test_no_goal_holds_still():
+    result = small_planner().plan(PlannerInput(0.0, Pose2D(), Velocity2D(0.5, 0.0), None, (),
+                                               np.zeros((0, 2)), None, decision(), LIMITS))
+    assert result.status == "no_goal" and result.command == Velocity2D(0.0, 0.0)
+
+
+def test_same_seed_same_commands():
+    goal = Goal(((5.0, 2.0),))
+    first = run(small_planner(seed=5), goal, seconds=1.0)["commands"]
+    second = run(small_planner(seed=5), goal, seconds=1.0)["commands"]
+    assert first == second
+
+
+@pytest.mark.parametrize("bad", [{"samples": 1}, {"dt": 0.0}, {"temperature": -1.0},
+                                 {"smoothing_window": 4}, {"linear_noise": float("nan")},
+                                 {"steps": 3.5}, {"proxemics_stride": 2.0}, {"seed": -1}])
+def test_bad_config_raises(bad):
+    with pytest.raises(ValueError):
+        MPPIConfig(**bad)
+
+
+def test_make_planner_names_the_choices():
+    assert isinstance(make_planner("mppi", samples=100), MPPIPlanner)
+    with pytest.raises(ValueError, match="mppi, dwa"):
+        make_planner("rrt")
+    with pytest.raises(ValueError, match="sample"):
+        make_planner("mppi", sample=100)
+
+
+def test_planner_input_rejects_bad_state_and_drops_nan_points():
+    with pytest.raises(ValueError):
+        PlannerInput(0.0, Pose2D(float("nan"), 0.0), Velocity2D(), None, (), np.zeros((0, 2)),
+                     None, decision(), LIMITS)
+    with pytest.raises(ValueError):
+        PlannerInput(0.0, Pose2D(), Velocity2D(), None, (), np.zeros((3, 3)), None,
+                     decision(), LIMITS)
+    inp = PlannerInput(0.0, Pose2D(), Velocity2D(), None, (),
+                       np.array([[1.0, 2.0], [np.nan, 1.0]]), None, decision(), LIMITS)
+    assert inp.obstacle_points.shape == (1, 2)
+
+
+def test_follows_a_route_through_its_waypoints():
+    route = Goal(((3.0, 0.0), (3.0, 3.0), (0.0, 3.0)))
+    log = run(small_planner(), route, seconds=20.0)
+    assert log["status"][-1] == "goal_reached"
+    for x, y in route.waypoints[:-1]:
+        assert min(math.hypot(p.x - x, p.y - y) for p in log["poses"]) < 0.6
+
+
+def test_non_finite_people_and_decision_numbers_never_reach_the_command():
+    ghost = TrackedObject(9, ObjectClass.PEDESTRIAN, float("nan"), 1.0)
+    bad = Decision(Behavior.PROCEED, float("nan"), 0.6, valid_until=1e9)
+    inp = PlannerInput(0.0, Pose2D(), Velocity2D(0.3, 0.0), Goal(((5.0, 0.0),)), (ghost,),
+                       NO_POINTS, None, bad, LIMITS)
+    assert inp.people == ()
+    result = small_planner().plan(inp)
+    assert math.isfinite(result.command.linear) and math.isfinite(result.command.angular)
+    assert result.command.linear <= 0.5  # the conservative default's cap
+
+
+def test_yield_with_a_target_yields_to_that_person_only():
+    crossing = TrackedObject(3, ObjectClass.PEDESTRIAN, 3.0, -3.0, 0.0, 1.0)
+    bystander = TrackedObject(4, ObjectClass.PEDESTRIAN, -5.0, 5.0, 0.0, 0.0)
+
+    def status(target_id):
+        inp = PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((6.0, 0.0),)),
+                           (crossing, bystander), NO_POINTS, None,
+                           decision(Behavior.YIELD, target_id=target_id), LIMITS)
+        return small_planner().plan(inp).status
+
+    assert status(3) == "yielding"
+    assert status(4) == "tracking"  # the crossing person is not the one to yield to
+    assert status(-1) == "yielding"  # no target: anyone crossing
+
+
+def test_passes_behind_a_crossing_pedestrian_not_in_front():
+    # Without the personal-space term this encounter is passed in front of the person
+    # (proxemics_weight=0 does); ahead of a walking person is where their space is largest.
+    crossing = TrackedObject(3, ObjectClass.PEDESTRIAN, 3.0, -3.5, 0.0, 1.0)
+    log = run(small_planner(), Goal(((7.0, 0.0),)), people=[crossing],
+              decide=decision(min_clearance=0.5), seconds=12.0)
+    assert log["status"][-1] == "goal_reached"
+    for pose, people in zip(log["poses"], log["people"], strict=True):
+        if pose.x >= people[0].x:  # level with the person along x
+            assert pose.y < people[0].y  # they have already crossed our line: behind them
+            break
+    else:
+        raise AssertionError("never drew level with the person")
+
+
+def test_random_scenes_give_finite_commands_within_limits():
+    rng = np.random.default_rng(11)
+    planner = small_planner(samples=200)
+    for index in range(30):
+        people = tuple(TrackedObject(i, ObjectClass.PEDESTRIAN, *rng.uniform(-4.0, 4.0, 2),
+                                     *rng.normal(0.0, 1.0, 2)) for i in range(rng.integers(0, 6)))
+        points = rng.uniform(-5.0, 5.0, (int(rng.integers(0, 200)), 2))
+        behavior = Behavior(int(rng.integers(0, len(Behavior))))
+        max_speed = float(rng.uniform(0.0, 1.5))
+        inp = PlannerInput(0.05 * index, Pose2D(0.0, 0.0, float(rng.uniform(-3.0, 3.0))),
+                           Velocity2D(float(rng.uniform(0.0, 1.0)), 0.0),
+                           Goal((tuple(rng.uniform(-6.0, 6.0, 2)),)), people, points, None,
+                           decision(behavior, max_speed=max_speed,
+                                    target_id=int(rng.integers(-1, 6))), LIMITS)
+        command = planner.plan(inp).command
+        assert math.isfinite(command.linear) and math.isfinite(command.angular)
+        cap = min(max_speed, 0.5) if behavior == Behavior.SLOW else max_speed
+        assert -1e-6 <= command.linear <= cap + 1e-6
+        assert abs(command.angular) <= LIMITS.max_angular_speed + 1e-6
