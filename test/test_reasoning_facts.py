@@ -20,6 +20,7 @@ from reasonact_ros.scene import (
     Walkway,
 )
 
+HEALTHY = SensorHealth()
 WALKWAY = Walkway(left=np.array([[-5.0, 1.5], [30.0, 1.5]]),
                   right=np.array([[-5.0, -1.5], [30.0, -1.5]]))
 
@@ -28,7 +29,7 @@ def person(object_id, x, y, vx=0.0, vy=0.0, **kwargs):
     return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, vx, vy, **kwargs)
 
 
-def scene(*objects, speed=0.0, yaw=0.0, x=0.0, y=0.0, walkway=WALKWAY, health=SensorHealth()):
+def scene(*objects, speed=0.0, yaw=0.0, x=0.0, y=0.0, walkway=WALKWAY, health=HEALTHY):
     return Scene(stamp=0.0, robot=Pose2D(x, y, yaw), robot_velocity=Velocity2D(speed, 0.0),
                  objects=tuple(objects), walkway=walkway, health=health)
 
@@ -102,3 +103,22 @@ def test_describe_scene_counts_the_people_it_does_not_name():
     text = describe_scene(scene(*crowd))
     assert text.count("A pedestrian") == 6
     assert "Further away: 4 more people." in text
+
+
+def test_a_close_sideways_walker_is_crossing_not_approaching():
+    # At 49° bearing, line of sight alone would call this person "approaching".
+    (fact,) = scene_facts(scene(person(1, 1.5, 1.7, vy=-1.2), speed=0.8))
+    assert fact.relative_motion == "crossing"
+    assert fact.enters_path_s == pytest.approx((1.7 - 1.1) / 1.2)
+    assert "reaching our lane in 0.5 s" in describe_scene(scene(person(1, 1.5, 1.7, vy=-1.2)))
+
+
+def test_a_sideways_walker_leaving_our_lane_is_moving_away_and_never_enters():
+    (fact,) = scene_facts(scene(person(1, 3.0, 2.0, vy=1.2)))
+    assert fact.relative_motion == "moving_away"
+    assert fact.enters_path_s == math.inf
+
+
+def test_describe_scene_with_ids_names_each_object():
+    text = describe_scene(scene(person(7, 4.0, 0.0, vx=-1.0)), with_ids=True)
+    assert "A pedestrian (id 7) is on the walkway 4.0 m ahead" in text

@@ -15,6 +15,7 @@ from reasonact_ros.scene import (
     Walkway,
 )
 
+HEALTHY = SensorHealth()
 WALKWAY = Walkway(left=np.array([[-5.0, 1.5], [30.0, 1.5]]),
                   right=np.array([[-5.0, -1.5], [30.0, -1.5]]))
 POLICY = RulesPolicy()
@@ -24,7 +25,7 @@ def person(object_id, x, y, vx=0.0, vy=0.0):
     return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, vx, vy)
 
 
-def decide(*objects, intent=None, walkway=WALKWAY, speed=0.8, health=SensorHealth()):
+def decide(*objects, intent=None, walkway=WALKWAY, speed=0.8, health=HEALTHY):
     scene = Scene(stamp=0.0, robot=Pose2D(), robot_velocity=Velocity2D(speed, 0.0),
                   objects=tuple(objects), walkway=walkway, health=health)
     return POLICY.propose(scene, intent, 0.0)

@@ -19,9 +19,9 @@ from reasonact_ros.scene import ObjectClass, Scene, TrackedObject
 ROBOT_RADIUS_M = 0.35  # a small walkway robot; used only for time to collision
 STANDING_SPEED_MPS = 0.2  # slower than this, a tracked person counts as standing
 RUNNING_SPEED_MPS = 2.0  # faster than this, a person is running (a child darting out)
-MOTION_CONE_COS = math.cos(math.radians(45.0))  # "towards us" / "away" within ±45°
 AHEAD_MAX_BEARING_RAD = math.radians(60.0)
 LANE_HALF_WIDTH_M = 0.5  # |lateral| at most this and in front: side is "ahead"
+PATH_HALF_WIDTH_M = 0.8  # the strip in front of us the robot will drive through
 DESCRIBED_OBJECTS = 6  # the text names the nearest few; the rest are counted
 
 RELATIVE_MOTIONS = ("approaching", "crossing", "same_direction", "moving_away", "standing")
@@ -45,6 +45,7 @@ class ObjectFact:
     lateral_m: float = 0.0  # robot frame y, + left
     speed_mps: float = 0.0  # the object's own speed over ground
     radius_m: float = 0.3
+    enters_path_s: float = math.inf  # until its sideways motion brings it into our path strip
 
 
 def _robot_velocity_odom(scene: Scene) -> np.ndarray:
@@ -70,21 +71,24 @@ def time_to_collision(rel_position: np.ndarray, rel_velocity: np.ndarray,
 
 
 def classify_motion(obj: TrackedObject, to_object: np.ndarray, robot_heading: np.ndarray) -> str:
-    """How the object moves relative to us, judged by its own velocity over ground."""
+    """How the object moves, judged by its own velocity in our frame (not by line of sight).
+
+    Mostly sideways and towards our centre line: crossing (even when it is close
+    at 45°, where line of sight would call it approaching). Mostly along our
+    axis: approaching when it closes the gap, same_direction when it walks ahead
+    of us our way, moving_away when it opens the gap behind us.
+    """
     speed = obj.speed
     if speed < STANDING_SPEED_MPS:
         return "standing"
-    distance = float(np.linalg.norm(to_object))
-    if distance < 1e-6:
-        return "approaching"
-    direction = obj.velocity / speed
-    line_of_sight = to_object / distance
-    towards_us = float(direction @ -line_of_sight)
-    if towards_us >= MOTION_CONE_COS:
-        return "approaching"
-    if towards_us <= -MOTION_CONE_COS:
-        return "same_direction" if float(direction @ robot_heading) > 0.0 else "moving_away"
-    return "crossing"
+    left = np.array([-robot_heading[1], robot_heading[0]])
+    along, sideways = float(obj.velocity @ robot_heading), float(obj.velocity @ left)
+    forward, lateral = float(to_object @ robot_heading), float(to_object @ left)
+    if abs(sideways) > abs(along):
+        return "moving_away" if lateral * sideways > 0.0 else "crossing"
+    if forward >= 0.0:
+        return "approaching" if along < 0.0 else "same_direction"
+    return "approaching" if along > 0.0 else "moving_away"
 
 
 def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | None = None,
@@ -105,6 +109,7 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
         side = "left" if lateral >= 0.0 else "right"
     if on_walkway is None:
         on_walkway = obj.on_walkway
+    lateral_speed = float(obj.velocity @ np.array([-heading[1], heading[0]]))
     return ObjectFact(
         id=obj.id,
         label=obj.label,
@@ -119,7 +124,17 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
         lateral_m=lateral,
         speed_mps=obj.speed,
         radius_m=obj.radius,
+        enters_path_s=path_entry_time(lateral, lateral_speed, PATH_HALF_WIDTH_M + obj.radius),
     )
+
+
+def path_entry_time(lateral: float, lateral_speed: float, half_width: float) -> float:
+    """Seconds until a sideways-moving object is within ``half_width`` of our centre line."""
+    if abs(lateral) <= half_width:
+        return 0.0
+    if lateral * lateral_speed >= 0.0:  # moving away from the strip, or not sideways at all
+        return math.inf
+    return (abs(lateral) - half_width) / abs(lateral_speed)
 
 
 def scene_facts(scene: Scene) -> tuple[ObjectFact, ...]:
@@ -182,26 +197,33 @@ def where_phrase(fact: ObjectFact) -> str:
     return f"{distance} to the {fact.side}"
 
 
-def describe_fact(fact: ObjectFact) -> str:
+def describe_fact(fact: ObjectFact, with_id: bool = False) -> str:
     noun = _NOUNS.get(fact.label, _NOUNS[ObjectClass.UNKNOWN])[0]
     article = "An" if noun[0] in "aeiou" else "A"
+    if with_id:
+        noun = f"{noun} (id {fact.id})"
     place = " on the walkway" if fact.on_walkway else ""
     phrases = _MOTION_PHRASES.get(fact.label, _OBJECT_MOTION_PHRASES)
     motion = phrases[fact.relative_motion]
     if fact.label == ObjectClass.PEDESTRIAN and fact.speed_mps >= RUNNING_SPEED_MPS:
         motion = "running across our path" if fact.relative_motion == "crossing" \
             else motion.replace("walking", "running")
+    if (fact.relative_motion == "crossing" and fact.ahead and 0.0 < fact.enters_path_s < 10.0):
+        motion += f", reaching our lane in {fact.enters_path_s:.1f} s"
     ttc = ""
     if math.isfinite(fact.time_to_collision_s) and fact.time_to_collision_s < 10.0:
         ttc = f" (time to collision {fact.time_to_collision_s:.1f} s)"
     return f"{article} {noun} is{place} {where_phrase(fact)}, {motion}{ttc}."
 
 
-def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None) -> str:
+def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None,
+                   with_ids: bool = False) -> str:
     """A few short sentences, nearest objects first, e.g.
 
     "We are on a walkway. A pedestrian is on the walkway 4.2 m ahead, walking
     towards us (time to collision 2.1 s)."
+
+    ``with_ids`` adds "(id 7)" after each noun, for a model that must name a target.
     """
     if facts is None:
         facts = scene_facts(scene)
@@ -212,7 +234,7 @@ def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None) -> s
     if not facts:
         sentences.append("Nothing is around us; the way is clear.")
     for fact in facts[:DESCRIBED_OBJECTS]:
-        sentences.append(describe_fact(fact))
+        sentences.append(describe_fact(fact, with_ids))
     rest = facts[DESCRIBED_OBJECTS:]
     if rest:
         people = sum(1 for f in rest if f.label == ObjectClass.PEDESTRIAN)

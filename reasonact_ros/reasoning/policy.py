@@ -1,0 +1,236 @@
+"""Policies propose actions; the validator decides whether they are used.
+
+A policy turns (scene, intent) into a raw action dict::
+
+    {"behavior": "PASS_RIGHT", "max_speed": 0.6, "min_clearance": 1.2,
+     "target_id": 7, "thought": "A pedestrian is approaching ..."}
+
+``RulesPolicy`` is deterministic and always available: it is the default
+back-end and the fallback whenever a language model is slow, wrong or absent.
+Its rules, first match wins:
+
+1. the operator said wait                          → STOP
+2. sensors not fresh                               → SLOW
+3. someone closer than ~1 m in front               → STOP
+4. a person running across/towards our path ahead  → STOP
+5. a person crossing who will be in our lane soon  → STOP (imminent) / YIELD
+6. someone in our lane about to be hit (TTC small) → STOP
+7. a crowd ahead                                   → SLOW
+8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
+9. someone standing, or an obstacle, in our lane   → pass on the side with more room
+10. a slower person ahead walking our way          → PASS_LEFT (overtake)
+11. people close beside us                         → SLOW
+12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from reasonact_ros.reasoning.facts import (
+    PATH_HALF_WIDTH_M,
+    RUNNING_SPEED_MPS,
+    ObjectFact,
+    describe_fact,
+    robot_on_walkway,
+    scene_facts,
+)
+from reasonact_ros.reasoning.intent import Intent
+from reasonact_ros.scene import NO_TARGET, Behavior, DecisionSource, Limits, ObjectClass, Scene
+
+CLOSE_STOP_M = 1.0  # anyone nearer than this in front: stop
+CLOSE_STOP_HALF_WIDTH_M = 0.9
+LANE_HALF_WIDTH_M = PATH_HALF_WIDTH_M
+LOOKAHEAD_M = 8.0  # people further than this do not change the behaviour yet
+CROSSING_HORIZON_S = 4.0  # a crosser entering our lane sooner than this: yield
+CROSSING_STOP_S = 1.5  # ... sooner than this: stop
+IMMINENT_TTC_S = 1.5
+CROWD_COUNT = 4  # this many people within CROWD_RADIUS_M in front is a crowd
+CROWD_RADIUS_M = 6.0
+PASS_LOOKAHEAD_M = 6.0
+NEARBY_M = 1.8  # people this close beside us: slow down
+
+CRUISE_SPEED_MPS = 1.0  # comfortable walkway speed when nothing asks for less
+PASS_SPEED_MPS = 0.6
+SLOW_SPEED_MPS = 0.4
+YIELD_SPEED_MPS = 0.2
+DEFAULT_CLEARANCE_M = 1.0
+PASS_CLEARANCE_M = 1.2
+CROWD_CLEARANCE_M = 1.5
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+
+    def propose(self, scene: Scene, intent: Intent | None, now: float) -> dict:
+        """A raw action dict; it is validated before use."""
+
+
+def _is_person(fact: ObjectFact) -> bool:
+    return fact.label == ObjectClass.PEDESTRIAN
+
+
+def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
+    return fact.forward_m > 0.0 and abs(fact.lateral_m) <= half_width + fact.radius_m
+
+
+class RulesPolicy:
+    """Deterministic semantic rules over the scene facts; see the module docstring."""
+
+    name = "rules"
+    source = DecisionSource.RULES
+
+    def __init__(self, limits: Limits | None = None):
+        self.limits = limits or Limits()
+
+    def propose(self, scene: Scene, intent: Intent | None, now: float) -> dict:
+        facts = scene_facts(scene)
+        behavior, speed, clearance, target, why = self._decide(scene, facts, intent)
+        limits = self.limits
+        cap = limits.max_linear_speed
+        if intent is not None and intent.max_speed is not None:
+            cap = min(cap, intent.max_speed)
+        clearance_floor = limits.min_person_clearance
+        if intent is not None and intent.min_distance is not None:
+            clearance_floor = max(clearance_floor, intent.min_distance)
+        speed = 0.0 if behavior == Behavior.STOP else min(speed, cap)
+        clearance = min(max(clearance, clearance_floor), limits.max_person_clearance)
+        thought = why
+        if target != NO_TARGET:
+            fact = next(f for f in facts if f.id == target)
+            thought = f"{describe_fact(fact)} {why}"
+        return {
+            "behavior": behavior.name,
+            "max_speed": round(speed, 3),
+            "min_clearance": round(clearance, 3),
+            "target_id": target,
+            "thought": thought,
+        }
+
+    def _decide(self, scene: Scene, facts, intent: Intent | None):
+        keep_side = intent.keep_side if intent is not None else None
+        if intent is not None and intent.wait:
+            return Behavior.STOP, 0.0, DEFAULT_CLEARANCE_M, NO_TARGET, "Waiting as instructed."
+        if not scene.health.all_ok:
+            return (Behavior.SLOW, SLOW_SPEED_MPS, CROWD_CLEARANCE_M, NO_TARGET,
+                    "Sensors are not all fresh, so I slow down.")
+
+        relevant = [f for f in facts if f.forward_m > -1.0 and f.distance_m <= LOOKAHEAD_M]
+        people = [f for f in relevant if _is_person(f)]
+
+        for fact in relevant:
+            if (fact.distance_m < CLOSE_STOP_M + fact.radius_m and fact.forward_m > 0.0
+                    and abs(fact.lateral_m) <= CLOSE_STOP_HALF_WIDTH_M + fact.radius_m):
+                return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
+                        "It is too close in front of us: stop.")
+
+        for fact in people:
+            if (fact.speed_mps >= RUNNING_SPEED_MPS and fact.ahead
+                    and fact.relative_motion in ("crossing", "approaching")
+                    and fact.enters_path_s <= CROSSING_HORIZON_S):
+                return (Behavior.STOP, 0.0, CROWD_CLEARANCE_M, fact.id,
+                        "Someone is running towards our path: stop until they are clear.")
+
+        for fact in people:
+            if fact.relative_motion != "crossing" or not fact.ahead:
+                continue
+            entry = fact.enters_path_s
+            if entry > CROSSING_HORIZON_S or fact.forward_m > PASS_LOOKAHEAD_M:
+                continue
+            if entry <= CROSSING_STOP_S and fact.forward_m < 3.0:
+                return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
+                        "They are about to cross right in front of us: stop and let them pass.")
+            return (Behavior.YIELD, YIELD_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                    "They will cross our lane soon: yield and let them pass.")
+
+        for fact in relevant:
+            if _in_lane(fact) and fact.time_to_collision_s <= IMMINENT_TTC_S:
+                return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
+                        "A collision is imminent at the current speeds: stop.")
+
+        ahead_people = [f for f in people if f.ahead and f.distance_m <= CROWD_RADIUS_M]
+        if len(ahead_people) >= CROWD_COUNT:
+            return (Behavior.SLOW, SLOW_SPEED_MPS, CROWD_CLEARANCE_M, NO_TARGET,
+                    f"There is a crowd of {len(ahead_people)} people ahead: slow down "
+                    "and keep extra distance.")
+
+        for fact in people:
+            if (fact.relative_motion == "approaching" and fact.ahead
+                    and fact.forward_m <= LOOKAHEAD_M and abs(fact.lateral_m) <= 2.0):
+                side = self._oncoming_side(fact, keep_side)
+                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                        f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
+
+        for fact in relevant:
+            blocking = fact.relative_motion == "standing" or not _is_person(fact)
+            if blocking and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
+                side = self._side_with_room(scene, fact, keep_side)
+                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                        f"It is in our way: pass on the {side.name[5:].lower()}, "
+                        "where there is more room.")
+
+        for fact in people:
+            if (fact.relative_motion == "same_direction" and _in_lane(fact)
+                    and fact.forward_m <= PASS_LOOKAHEAD_M):
+                side = Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                        f"They walk slower than us: overtake on the {side.name[5:].lower()}.")
+
+        for fact in people:
+            if fact.distance_m <= NEARBY_M and fact.forward_m > -0.5:
+                return (Behavior.SLOW, SLOW_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                        "Someone is close beside us: slow down.")
+
+        follow = (intent is not None and intent.follow_walkway) or robot_on_walkway(scene)
+        if follow:
+            return (Behavior.FOLLOW_WALKWAY, CRUISE_SPEED_MPS, DEFAULT_CLEARANCE_M, NO_TARGET,
+                    "The way is clear: follow the walkway.")
+        return (Behavior.PROCEED, CRUISE_SPEED_MPS, DEFAULT_CLEARANCE_M, NO_TARGET,
+                "The way is clear: proceed.")
+
+    @staticmethod
+    def _oncoming_side(fact: ObjectFact, keep_side: str | None) -> Behavior:
+        """Keep right to meet someone, unless they are already on our right."""
+        if keep_side == "left" or fact.lateral_m < -0.3:
+            return Behavior.PASS_LEFT
+        return Behavior.PASS_RIGHT
+
+    @staticmethod
+    def _side_with_room(scene: Scene, fact: ObjectFact, keep_side: str | None) -> Behavior:
+        """Pass a standing person or obstacle on the side with more room (walkway edges)."""
+        room_left, room_right = math.inf, math.inf
+        if scene.walkway is not None:
+            room_left, room_right = _room_beside(scene, fact)
+        if math.isfinite(room_left) or math.isfinite(room_right):
+            if abs(room_left - room_right) > 0.3:
+                return Behavior.PASS_LEFT if room_left > room_right else Behavior.PASS_RIGHT
+        if abs(fact.lateral_m) > 0.15:
+            return Behavior.PASS_RIGHT if fact.lateral_m > 0.0 else Behavior.PASS_LEFT
+        return Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+
+
+def _room_beside(scene: Scene, fact: ObjectFact) -> tuple[float, float]:
+    """Free width [m] between the object and the walkway's left and right edges."""
+    obj = scene.find(fact.id)
+    point = np.array([obj.x, obj.y])
+
+    def edge_distance(edge: np.ndarray) -> float:
+        a, b = edge[:-1], edge[1:]
+        ab = b - a
+        t = np.clip(np.einsum("ij,ij->i", point - a, ab) / np.maximum(
+            np.einsum("ij,ij->i", ab, ab), 1e-12), 0.0, 1.0)
+        closest = a + t[:, None] * ab
+        return float(np.min(np.linalg.norm(closest - point, axis=1)))
+
+    # Walkway "left" is left in the walkway's direction; map it to the robot's left.
+    yaw = scene.robot.yaw
+    heading = np.array([math.cos(yaw), math.sin(yaw)])
+    direction = scene.walkway.left[-1] - scene.walkway.left[0]
+    same_way = float(direction @ heading) >= 0.0
+    left = edge_distance(scene.walkway.left) - fact.radius_m
+    right = edge_distance(scene.walkway.right) - fact.radius_m
+    return (left, right) if same_way else (right, left)
