@@ -19,8 +19,11 @@ $(STAMPS)/venv:
 	$(PY) -m pip install --quiet pip==24.3.1
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/requirements: requirements.txt constraints.txt $(STAMPS)/venv
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+# llama-cpp-python compiles from source; GGML_NATIVE=OFF avoids the AMX code that crashes here.
+$(STAMPS)/requirements: requirements.txt requirements-nodeps.txt constraints.txt $(STAMPS)/venv
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet -r requirements.txt \
+		-c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 # pip (re)installing the editable package removes site-packages/reasonact_ros,
