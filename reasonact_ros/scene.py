@@ -177,7 +177,8 @@ class Decision:
     stamp: float = 0.0
 
     def is_valid_at(self, now: float) -> bool:
-        return now <= self.valid_until
+        # A decision stamped after ``now`` comes from before a clock jump: not valid.
+        return self.stamp <= now <= self.valid_until
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,24 @@ def twist_from_msg(msg: Twist | TwistStamped) -> Velocity2D:
     return Velocity2D(twist.linear.x, twist.angular.z)
 
 
+# Beyond this an odometry position is a fault, not a place: no walkway robot drives 1000 km.
+MAX_ODOM_COORDINATE = 1e6  # [m]
+
+
+def check_odometry(msg) -> None:
+    """Raise ValueError naming the problem when an Odometry cannot describe the robot."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    t = msg.twist.twist
+    values = (p.x, p.y, p.z, q.x, q.y, q.z, q.w, t.linear.x, t.linear.y, t.angular.z)
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("odometry has non-finite pose or velocity")
+    if max(abs(p.x), abs(p.y)) > MAX_ODOM_COORDINATE:
+        raise ValueError(f"odometry position ({p.x:.3g}, {p.y:.3g}) is beyond "
+                         f"{MAX_ODOM_COORDINATE:.0e} m")
+    if abs(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w - 1.0) > 0.1:
+        raise ValueError("odometry orientation is not a unit quaternion")
+
+
 def tracked_object_to_msg(obj: TrackedObjectData) -> TrackedObject:
     msg = TrackedObject()
     msg.id = int(obj.id) & 0xFFFFFFFF

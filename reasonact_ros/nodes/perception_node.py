@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import time
 
 import numpy as np
 from nav_msgs.msg import Odometry
@@ -27,6 +28,8 @@ from reasonact_ros.nodes.parameters import declare
 from reasonact_ros.perception import validation
 from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
 from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
+
+SKIP_LOG_PERIOD_S = 10.0
 
 _CLASS_COLOURS = {ObjectClass.PEDESTRIAN: (0.1, 0.8, 0.2), ObjectClass.OBSTACLE: (0.6, 0.6, 0.6),
                   ObjectClass.UNKNOWN: (0.9, 0.7, 0.1)}
@@ -65,7 +68,7 @@ class PerceptionNode(Node):
             self._detector = make_detector(detector_name)
         self._lock = threading.Lock()  # scans and images come from different callback groups
         self._odom: Odometry | None = None
-        self._reported_causes: set[str] = set()
+        self._skipped: dict[tuple[str, str], tuple[int, float]] = {}
         self.skipped_frames = 0
 
         sensors = MutuallyExclusiveCallbackGroup()
@@ -86,11 +89,18 @@ class PerceptionNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _skip(self, error: validation.SensorInputError, topic: str) -> None:
+        """Skip a frame; log each (topic, cause) at most every 10 s, with a count."""
         self.skipped_frames += 1
         self._pipeline.note(f"{topic}: {error.cause}")
-        if error.cause not in self._reported_causes:
-            self._reported_causes.add(error.cause)
-            self.get_logger().warning(f"skipping {topic} frame: {error} (reported once per cause)")
+        key = (topic, error.cause)
+        count, last_logged = self._skipped.get(key, (0, -math.inf))
+        count += 1
+        wall = time.monotonic()
+        if wall - last_logged >= SKIP_LOG_PERIOD_S:
+            self.get_logger().warning(f"skipping {topic} frame: {error} "
+                                      f"({count} skipped for this cause so far)")
+            last_logged = wall
+        self._skipped[key] = (count, last_logged)
 
     def _robot(self) -> tuple[Pose2D, Velocity2D] | None:
         if self._odom is None:
@@ -99,6 +109,12 @@ class PerceptionNode(Node):
                 conversions.twist_from_msg(self._odom.twist.twist))
 
     def _on_odom(self, msg: Odometry) -> None:
+        try:
+            conversions.check_odometry(msg)
+        except ValueError as error:
+            # Keep the last good odometry; stale odometry then shows up as stale scenes.
+            self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
+            return
         self._odom = msg
 
     def _on_scan(self, msg: LaserScan) -> None:
@@ -111,7 +127,7 @@ class PerceptionNode(Node):
             validation.check_stamp(conversions.time_to_seconds(msg.header.stamp), now,
                                    self._max_frame_age, "scan")
             ranges = validation.check_scan(msg.ranges, msg.range_min, msg.range_max,
-                                           msg.angle_increment)
+                                           msg.angle_increment, msg.angle_min)
         except validation.SensorInputError as error:
             self._skip(error, "scan")
             # Still publish, flagged: silence would read as "perception is dead".

@@ -123,6 +123,12 @@ class PlannerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_odom(self, msg: Odometry) -> None:
+        try:
+            conversions.check_odometry(msg)
+        except ValueError as error:
+            # Keep the last good odometry; stale odometry then shows up as stale scenes.
+            self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
+            return
         self._odom = msg
 
     def _on_scene(self, msg: SceneObservation) -> None:
@@ -145,12 +151,13 @@ class PlannerNode(Node):
     def _on_goal(self, msg: PoseStamped) -> None:
         x, y = msg.pose.position.x, msg.pose.position.y
         if not (math.isfinite(x) and math.isfinite(y)):
-            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})")
+            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})",
+                                    throttle_duration_sec=1.0)
             return
         if msg.header.frame_id not in ("", self._odom_frame):
             self.get_logger().error(
                 f"goal_pose rejected: frame '{msg.header.frame_id}' is not "
-                f"'{self._odom_frame}' (no tf2 lookup in this node)")
+                f"'{self._odom_frame}' (no tf2 lookup in this node)", throttle_duration_sec=1.0)
             return
         self._goal = Goal(((x, y),), tolerance=self._goal_tolerance)
         self._planner.reset()
@@ -178,7 +185,7 @@ class PlannerNode(Node):
         return conversions.scan_from_msg(self._scan, sensor).points_odom()
 
     def _current_decision(self, now: float) -> Decision:
-        if now - self._scene_received > self._scene_timeout:
+        if not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return Decision(Behavior.STOP, 0.0, self._limits.min_person_clearance,
                             valid_until=now, source=DecisionSource.FALLBACK,
                             rationale="scene is stale: perception may be down", stamp=now)
@@ -218,7 +225,13 @@ class PlannerNode(Node):
             self._cmd.publish_zero()
             return
         switches_before = getattr(self._planner, "switches", 0)
-        result = self._planner.plan(inp)
+        try:
+            result = self._planner.plan(inp)
+        except (ValueError, FloatingPointError, MemoryError) as error:
+            self.get_logger().error(f"planning failed, stopping: {error}",
+                                    throttle_duration_sec=2.0)
+            self._cmd.publish_zero()
+            return
         if getattr(self._planner, "switches", 0) > switches_before:
             self.get_logger().warning(
                 f"MPPI missed its deadline repeatedly (last cycle {result.compute_ms:.0f} ms): "

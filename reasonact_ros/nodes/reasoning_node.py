@@ -44,6 +44,10 @@ class ReasoningNode(Node):
         validity = declare(self, "decision_validity", 1.0,
                            "How long a decision stays valid [s]", low=0.05, high=10.0,
                            read_only=True)
+        self._use_embeddings = declare(
+            self, "instruction_embeddings", True,
+            "Ground instructions with the all-MiniLM-L6-v2 sentence model (loaded at the "
+            "first instruction, ~4 s); false uses keyword rules only", read_only=True)
         self._scene_timeout = declare(self, "scene_timeout", 0.5,
                                       "No decision from a scene older than this [s]",
                                       low=0.05, high=10.0)
@@ -59,22 +63,28 @@ class ReasoningNode(Node):
             self.get_logger().info(f"local LLM server ready at {endpoint}")
         if backend in ("llm", "local"):
             from reasonact_ros.reasoning.llm import LLMPolicy
+            from reasonact_ros.scene import DecisionSource
 
-            policy = LLMPolicy(endpoint, model=model, timeout_s=llm_timeout)
+            source = DecisionSource.LOCAL if backend == "local" else DecisionSource.LLM
+            policy = LLMPolicy(endpoint, model=model, timeout_s=llm_timeout, limits=limits,
+                               source=source)
         self._engine = ReasoningEngine(limits, policy=policy, decision_period_s=1.0 / rate,
                                        validity_s=validity, llm_timeout_s=llm_timeout)
         self._scene = None
         self._scene_received = None
 
         inputs = MutuallyExclusiveCallbackGroup()
+        instructions = MutuallyExclusiveCallbackGroup()  # grounding may load a model
         decide = MutuallyExclusiveCallbackGroup()
+        self._limits = limits
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
                                  callback_group=inputs)
         self.create_subscription(String, "instruction", self._on_instruction, qos.LATCHED,
-                                 callback_group=inputs)
+                                 callback_group=instructions)
         self._decision_publisher = self.create_publisher(BehaviorDecision, "decision",
                                                          qos.COMMAND)
-        self._explanation_publisher = self.create_publisher(String, "~/explanation", qos.LATCHED)
+        self._explanation_publisher = self.create_publisher(String, "~/explanation",
+                                                            qos.LATCHED_LOG)
         self._scene_text_publisher = self.create_publisher(String, "~/scene_text", 1)
         self._trace_publisher = self.create_publisher(String, "~/trace", 10)
         self._stats_publisher = self.create_publisher(String, "~/stats", 1)
@@ -93,11 +103,34 @@ class ReasoningNode(Node):
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
 
+    def _load_embeddings(self) -> None:
+        """Swap in a grounder with sentence embeddings, once, at the first instruction."""
+        self._use_embeddings = False
+        from reasonact_ros.reasoning.embedding import SentenceEmbedder
+        from reasonact_ros.reasoning.intent import InstructionGrounder, load_places
+
+        try:
+            grounder = InstructionGrounder(load_places(), self._limits,
+                                           embedder=SentenceEmbedder())
+        except Exception as error:  # noqa: BLE001 - keyword grounding still works
+            self.get_logger().error(f"sentence embeddings unavailable, keywords only: {error}")
+            return
+        self._engine.grounder = grounder
+        self.get_logger().info("instruction grounding with sentence embeddings ready")
+
     def _on_instruction(self, msg: String) -> None:
+        if self._use_embeddings:
+            self._load_embeddings()
         accepted, explanation = self._engine.set_instruction(msg.data)
-        log = self.get_logger().info if accepted else self.get_logger().warning
-        log(f"instruction {'accepted' if accepted else 'refused'}: {explanation}")
-        self._explain(explanation)
+        # Every instruction gets its answer on ~/explanation, even a repeated one; the log
+        # is throttled so a flood of hostile text cannot flood it. One call site per
+        # severity: rclpy raises if a call site changes severity.
+        self._last_explanation = explanation
+        self._explanation_publisher.publish(String(data=explanation))
+        if accepted:
+            self.get_logger().info(f"instruction {explanation}", throttle_duration_sec=1.0)
+        else:
+            self.get_logger().warning(f"instruction {explanation}", throttle_duration_sec=1.0)
 
     def _explain(self, text: str) -> None:
         if text and text != self._last_explanation:
@@ -106,7 +139,7 @@ class ReasoningNode(Node):
 
     def _decide(self) -> None:
         now = self._now()
-        if self._scene is None or now - self._scene_received > self._scene_timeout:
+        if self._scene is None or not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return  # the planner's stale-decision fallback takes over
         output = self._engine.step(self._scene, now)
         self._decision_publisher.publish(conversions.decision_to_msg(output.decision))

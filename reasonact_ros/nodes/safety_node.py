@@ -46,7 +46,7 @@ class SafetyNode(Node):
             robot_radius=declare(self, "robot_radius", 0.3,
                                  "Circular footprint radius for the approach check [m]",
                                  low=0.05, high=2.0),
-            watchdog_timeout=declare(self, "watchdog_timeout", 0.2,
+            watchdog_timeout=declare(self, "watchdog_timeout", 0.15,
                                      "No cmd_vel_nav for this long -> zero [s]",
                                      low=0.01, high=5.0),
             scan_timeout=declare(self, "scan_timeout", 0.5,

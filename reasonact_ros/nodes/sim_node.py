@@ -117,6 +117,18 @@ class SimNode(Node):
         if self._thread is not None:
             self._thread.join(timeout=5.0)
 
+    def reset(self) -> None:
+        """Restart the episode from its first step: sim time jumps back to zero, as after a
+        Gazebo world reset; the stack must cope (perception resets on a backwards clock)."""
+        running = self._thread is not None and self._thread.is_alive()
+        self.stop()
+        with self.world_lock:
+            self.world = World(self.scenario, seed=self.world_seed())
+        self._next_scan = self._next_camera = self._next_truth = 0.0
+        self._stop.clear()
+        if running:
+            self.start()
+
     @property
     def finished(self) -> bool:
         return self.world.done
@@ -146,9 +158,11 @@ class SimNode(Node):
         payload = {"time": event.time, "kind": event.kind, "other_id": event.other_id,
                    "robot_at_fault": event.robot_at_fault, "detail": event.detail}
         self._event_publisher.publish(String(data=json.dumps(payload)))
-        log = self.get_logger().warning if event.kind.startswith("collision") else \
-            self.get_logger().info
-        log(f"event at t={event.time:.2f} s: {event.kind} {event.detail}")
+        text = f"event at t={event.time:.2f} s: {event.kind} {event.detail}"
+        if event.kind.startswith("collision"):
+            self.get_logger().warning(text)
+        else:
+            self.get_logger().info(text)
 
     def _publish_state(self) -> None:
         now = self.world.time

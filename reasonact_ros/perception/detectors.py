@@ -101,6 +101,10 @@ class HogPersonDetector:
         if self.upscale != 1.0:
             image = cv2.resize(image, None, fx=self.upscale, fy=self.upscale,
                                interpolation=cv2.INTER_LINEAR)
+        window_w, window_h = self._hog.winSize
+        if image.shape[0] < window_h or image.shape[1] < window_w:
+            # Smaller than one detection window: OpenCV errors out or crashes; nobody fits.
+            return []
         stride = (self.win_stride, self.win_stride)
         rects, weights = self._hog.detectMultiScale(image, winStride=stride, padding=(8, 8),
                                                     scale=self.scale_step)

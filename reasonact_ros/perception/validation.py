@@ -31,8 +31,13 @@ class SensorInputError(ValueError):
         self.cause = cause
 
 
+MAX_BEAMS = 8192  # clustering cost grows ~quadratically; no 2-D lidar sends more
+MAX_USABLE_RANGE = 200.0  # [m] beyond any 2-D lidar's reach: a larger reading is a fault
+
+
 def check_scan(ranges, range_min: float, range_max: float,
-               angle_increment: float | None = None) -> np.ndarray:
+               angle_increment: float | None = None,
+               angle_min: float | None = None) -> np.ndarray:
     """Validate a LaserScan's ranges; returns float ranges with no-return beams as +inf.
 
     NaN, +-inf and out-of-limit beams become no-return (+inf); an all-+inf scan is open
@@ -51,16 +56,22 @@ def check_scan(ranges, range_min: float, range_max: float,
         raise SensorInputError("scan_angles",
                                f"angle_increment must be finite and non-zero, got "
                                f"{angle_increment}")
+    if angle_min is not None and not math.isfinite(angle_min):
+        raise SensorInputError("scan_angles", f"angle_min must be finite, got {angle_min}")
     values = np.asarray(ranges, dtype=float).ravel()
     if values.size == 0:
         raise SensorInputError("empty_scan", "the scan has no beams")
+    if values.size > MAX_BEAMS:
+        raise SensorInputError("scan_size",
+                               f"{values.size} beams is more than the {MAX_BEAMS} accepted")
     # REP-117: +inf is a valid "nothing within range" reading (open space), -inf is
     # "too close to measure" and NaN an erroneous measurement. Only a scan in which no
     # beam carries information (every beam NaN) is refused.
     if np.all(np.isnan(values)):
         raise SensorInputError("scan_nan", f"all {values.size} beams are NaN")
     finite = np.isfinite(values)
-    usable = finite & (values >= range_min) & (values <= range_max)
+    usable = (finite & (values >= range_min) & (values <= range_max)
+              & (values <= MAX_USABLE_RANGE))
     return np.where(usable, values, np.inf)
 
 

@@ -40,6 +40,9 @@ import numpy as np
 
 from reasonact_ros.scene import Limits, ScanData, Velocity2D, points_in_polygon
 
+# More beams than any 2-D lidar sends: treated as invalid so a flood cannot stall the filter.
+MAX_SCAN_BEAMS = 8192
+
 STATE_OK = "ok"
 STATE_STOP_ZONE = "stop_zone"
 STATE_SLOW_ZONE = "slow_zone"
@@ -78,7 +81,7 @@ class SafetyConfig:
     approach_step: float = 0.05  # [m] arc length between simulated footprint poses
     min_approach_scale: float = 0.05  # below this fraction of the command, stop instead
     robot_radius: float = 0.3  # [m] circular footprint for the approach check
-    watchdog_timeout: float = 0.2  # [s] without a command -> zero
+    watchdog_timeout: float = 0.15  # [s] without a command -> zero (+1 tick <= 0.2 s)
     scan_timeout: float = 0.5  # [s] without a scan -> zero
     lidar_x: float = 0.0  # [m] lidar pose in base_link
     lidar_y: float = 0.0  # [m]
@@ -169,7 +172,7 @@ class SafetyFilter:
     def on_scan(self, now: float, scan: ScanData) -> None:
         ranges = np.asarray(scan.ranges, dtype=float).reshape(-1)
         header = (scan.angle_min, scan.angle_increment, scan.range_min, scan.range_max)
-        if not all(math.isfinite(value) for value in header):
+        if len(ranges) > MAX_SCAN_BEAMS or not all(math.isfinite(value) for value in header):
             # Beam directions would be NaN and every return would miss every zone: a blind
             # filter. Such a scan is as good as none.
             ranges = np.full(len(ranges), np.nan)
