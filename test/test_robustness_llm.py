@@ -11,8 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 import reasonact_ros.reasoning as reasoning_package
 from reasonact_ros.reasoning.engine import ReasoningEngine
 from reasonact_ros.reasoning.llm import LLMError, LLMPolicy
@@ -155,13 +153,6 @@ def test_api_key_never_reaches_the_node_outputs_or_log(monkeypatch, capfd):
     assert not _leaks(texts)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A server that reflects the Authorization header (a misconfigured proxy, a hostile "
-    "endpoint) gets the key into the decision rationale, ~/explanation and ~/trace, and "
-    "into LLMHTTPError's message (error bodies are quoted verbatim). Fix: in "
-    "reasoning/llm.py LLMPolicy._request, replace the key with '***' in `detail` and in "
-    "the decoded reply text before parsing (e.g. a `_redact(text)` helper applied in "
-    "_request and _choice_text)"))
 def test_api_key_echoed_by_the_server_is_redacted(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
     texts = []

@@ -130,6 +130,10 @@ def _extract_json_object(text: str) -> Any:
     raise LLMNotJSONError(f"model output is not JSON: {stripped[:80]!r}")
 
 
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
 class LLMPolicy:
     """Asks a language model for an action; see the module docstring."""
 
@@ -301,6 +305,7 @@ class LLMPolicy:
                 detail = error.read(300).decode("utf-8", "replace")
             except (OSError, http.client.HTTPException):
                 pass
+            detail = _redact(detail, api_key)
             raise LLMHTTPError(error.code, " ".join(detail.split())[:200]) from None
         except urllib.error.URLError as error:
             raise self._network_error(error.reason) from None
@@ -310,9 +315,14 @@ class LLMPolicy:
         except (ConnectionError, http.client.HTTPException, OSError) as error:
             raise self._network_error(error) from None
         try:
-            return json.loads(raw.decode("utf-8"))
+            # A server that echoes the key (a hostile endpoint, a misconfigured proxy) must
+            # not get it into rationales, traces or logs.
+            text = _redact(raw.decode("utf-8"), api_key)
+            return json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise LLMNotJSONError(f"{method} {path} answered non-JSON: {raw[:60]!r}") from None
+            raise LLMNotJSONError(
+                f"{method} {path} answered non-JSON: {_redact(repr(raw[:60]), api_key)}"
+            ) from None
 
     def _network_error(self, reason: Any) -> LLMError:
         if isinstance(reason, TimeoutError | socket.timeout):
