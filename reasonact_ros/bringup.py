@@ -109,6 +109,9 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         sim_time, *from_scenario.get("perception_node", [])])
     if options.reasoner != "none":
         overrides = [sim_time, Parameter("backend", value=options.reasoner)]
+        if options.reasoner == "local":
+            # Gemma 270M takes seconds per decision on 2 cores; rules decide meanwhile.
+            overrides.append(Parameter("llm_timeout", value=30.0))
         if options.llm_endpoint:
             overrides.append(Parameter("llm_endpoint", value=options.llm_endpoint))
         nodes["reasoning"] = ReasoningNode(context=context, parameter_overrides=overrides)
