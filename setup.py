@@ -16,6 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["reasonact_ros", "reasonact_ros.*"]),
+    package_data={"reasonact_ros": ["models/*.pt", "models/*.json"]},
     entry_points={
         "console_scripts": ["reasonact = reasonact_ros.cli:main"]
         + [f"{node} = reasonact_ros.nodes.{node}:main" for node in NODES],

@@ -105,8 +105,9 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         Parameter("real_time_factor", value=1.0 if options.realtime else 0.0),
         Parameter("camera_enabled", value=bool(options.camera)),
     ])
+    camera_detector = [Parameter("camera_detector", value="trained")] if options.camera else []
     nodes["perception"] = PerceptionNode(context=context, parameter_overrides=[
-        sim_time, *from_scenario.get("perception_node", [])])
+        sim_time, *from_scenario.get("perception_node", []), *camera_detector])
     if options.reasoner != "none":
         overrides = [sim_time, Parameter("backend", value=options.reasoner)]
         if options.reasoner == "local":

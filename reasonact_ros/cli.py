@@ -150,10 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     from reasonact_ros.composition import add_launch_command
 
     add_launch_command(commands)
+    from reasonact_ros.learning.commands import add_commands as add_learning_commands
+
+    add_learning_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reasonact_ros.learning.errors import ERRORS as LEARNING_ERRORS
     from reasonact_ros.recording.bagfile import BagError
     from reasonact_ros.sim.replay import TrajectoryError
     from reasonact_ros.sim.scenario import ScenarioError
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, ScenarioError, TrajectoryError, BagError) as error:
+    except (UsageError, ScenarioError, TrajectoryError, BagError, *LEARNING_ERRORS) as error:
         print(str(error).splitlines()[0] if str(error) else type(error).__name__,
               file=sys.stderr)
         return EXIT_USAGE

@@ -135,7 +135,8 @@ def ssd_model_path() -> Path:
 
 
 def make_detector(name: str, **options) -> PersonDetector:
-    """A detector by name: 'hog', 'ssd' or 'trained' (``model_path=`` required)."""
+    """A detector by name: 'hog', 'ssd' or 'trained' (the project's own model, shipped in
+    reasonact_ros/models; ``model_path=`` picks another trained file)."""
     if name == "hog":
         return HogPersonDetector(**options)
     if name == "ssd":
@@ -143,40 +144,10 @@ def make_detector(name: str, **options) -> PersonDetector:
 
         return SsdLitePersonDetector(**options)
     if name == "trained":
+        from reasonact_ros.perception.trained_detector import TrainedPersonDetector
+
         return TrainedPersonDetector(**options)
     raise ValueError(f"unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}")
-
-
-class TrainedPersonDetector:
-    """A person detector trained by this project, exported to ONNX.
-
-    The contract for the exporter: input (1, 3, S, S) float RGB in [0, 1], output the
-    OpenCV DetectionOutput layout (1, 1, N, 7) rows of [batch, class, score, x0, y0, x1,
-    y1] with corners normalised to [0, 1].
-    """
-
-    name = "trained"
-
-    def __init__(self, model_path: str | Path | None = None, input_size: int = 320,
-                 min_score: float = 0.5, nms_iou: float = 0.45):
-        if model_path is None:
-            raise ValueError("the 'trained' detector needs model_path (no trained model file "
-                             "yet: train one first)")
-        path = Path(model_path)
-        if not path.is_file():
-            raise ValueError(f"trained detector model file not found: {path}")
-        self.net = cv2.dnn.readNetFromONNX(str(path))
-        self.input_size = input_size
-        self.min_score = min_score
-        self.nms_iou = nms_iou
-
-    def detect(self, image_rgb: np.ndarray) -> list[BoundingBox]:
-        image = check_rgb_image(image_rgb)
-        h, w = image.shape[:2]
-        blob = cv2.dnn.blobFromImage(image, 1.0 / 255.0, (self.input_size, self.input_size))
-        self.net.setInput(blob)
-        return decode_detection_output(self.net.forward(), w, h, self.min_score,
-                                       self.nms_iou)
 
 
 def decode_detection_output(output: np.ndarray, width: int, height: int, min_score: float,
