@@ -105,8 +105,11 @@ class Probe(Node):
                                  qos.COMMAND)
         self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
         self.create_subscription(Log, "/rosout", self._on_log, ROSOUT_QOS)
+        # The probe shares one process with the whole graph and can fall seconds behind;
+        # a deep reader history keeps every instruction answer until it catches up.
         self.create_subscription(String, "reasoning_node/explanation", self._on_explanation,
-                                 qos.LATCHED)
+                                 QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE,
+                                            durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND)
 
     def now(self) -> float:
