@@ -93,24 +93,10 @@ def _absolute(topic: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m reasonact_ros.recording.commands replay|analyze ...`, before cli.py wires
-    add_commands; the same one-line errors and exit code 2 as `reasonact`."""
-    from reasonact_ros.cli import EXIT_USAGE, UsageError, _Parser
-    from reasonact_ros.recording.bagfile import BagError
+    """`python -m reasonact_ros.recording.commands replay|analyze ...` is `reasonact ...`."""
+    from reasonact_ros.cli import main as cli_main
 
-    parser = _Parser(prog="reasonact", description="replay and analyze bags")
-    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                       parser_class=_Parser))
-    try:
-        args = parser.parse_args(argv)
-        return args.run(args)
-    except (UsageError, BagError) as error:
-        print(str(error).splitlines()[0] if str(error) else type(error).__name__,
-              file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
