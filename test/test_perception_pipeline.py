@@ -1,6 +1,5 @@
 """The perception pipeline end to end: scene contents, health, walkway, evaluation."""
 
-import importlib.util
 import math
 
 import numpy as np
@@ -12,7 +11,6 @@ from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeli
 from reasonact_ros.perception.synthetic import synthetic_scan
 from reasonact_ros.scene import ObjectClass, Pose2D, TrackedObject, Walkway
 
-HAVE_SIM = importlib.util.find_spec("reasonact_ros.sim.world") is not None
 WALKWAY = Walkway(left=np.array([[-10.0, 1.5], [10.0, 1.5]]),
                   right=np.array([[-10.0, -1.5], [10.0, -1.5]]))
 
@@ -138,7 +136,6 @@ def test_lidar_benchmark_runs():
     assert 0.0 < lidar_perception_ms_p50(beams=90, people=3, scans=5) < 1000.0
 
 
-@pytest.mark.skipif(not HAVE_SIM, reason="the simulator is not there yet")
 def test_perception_tracks_the_simulated_head_on_walker():
     from reasonact_ros.sim import World, load_scenario
 
@@ -149,7 +146,6 @@ def test_perception_tracks_the_simulated_head_on_walker():
     assert result["velocity_rmse_mps"] < 0.25
 
 
-@pytest.mark.skipif(not HAVE_SIM, reason="the simulator is not there yet")
 def test_crowd_tracking_meets_the_targets():
     from reasonact_ros.sim import World, load_scenario
 

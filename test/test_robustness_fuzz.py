@@ -2,8 +2,7 @@
 
 Bounded here (make test); the full run is
 ``python -m reasonact_ros.robustness.fuzz --messages N --seed S`` (docs/SAFETY.md).
-Tests marked xfail(strict=True) show a bug in a node or core; their reason names the
-fix. When the fix lands they XPASS, which fails the run: remove the mark then.
+The bugs these tests found are listed, with their fixes, in docs/SAFETY.md.
 """
 
 from __future__ import annotations
