@@ -15,7 +15,7 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      history=HistoryPolicy.KEEP_LAST)
 # Latched, but a short history: an instruction's answer must not be overwritten by the
-# next decision's explanation before a subscriber has it.
+# next decision's explanation before a subscriber has it, nor an instruction by the next.
 LATCHED_LOG = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL,
                          history=HistoryPolicy.KEEP_LAST)

@@ -79,8 +79,10 @@ class ReasoningNode(Node):
         self._limits = limits
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
                                  callback_group=inputs)
-        self.create_subscription(String, "instruction", self._on_instruction, qos.LATCHED,
-                                 callback_group=instructions)
+        # A short queue: instructions sent while the first one loads the embedding model
+        # are answered in order instead of only the newest.
+        self.create_subscription(String, "instruction", self._on_instruction,
+                                 qos.LATCHED_LOG, callback_group=instructions)
         self._decision_publisher = self.create_publisher(BehaviorDecision, "decision",
                                                          qos.COMMAND)
         self._explanation_publisher = self.create_publisher(String, "~/explanation",

@@ -44,6 +44,7 @@ from reasonact_ros.scene import NO_TARGET, Behavior, DecisionSource, Limits, Obj
 CLOSE_STOP_M = 1.0  # anyone nearer than this in front: stop
 CLOSE_STOP_HALF_WIDTH_M = 0.9
 LANE_HALF_WIDTH_M = PATH_HALF_WIDTH_M
+STATIC_SPEED_MPS = 0.3  # an OBSTACLE slower than this is structure, not traffic
 LOOKAHEAD_M = 8.0  # people further than this do not change the behaviour yet
 CROSSING_HORIZON_S = 4.0  # a crosser entering our lane sooner than this: yield
 CROSSING_STOP_S = 1.5  # ... sooner than this: stop
@@ -72,6 +73,10 @@ class Policy(Protocol):
 
 def _is_person(fact: ObjectFact) -> bool:
     return fact.label == ObjectClass.PEDESTRIAN
+
+
+def _is_static_obstacle(fact: ObjectFact) -> bool:
+    return fact.label == ObjectClass.OBSTACLE and fact.speed_mps < STATIC_SPEED_MPS
 
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
@@ -122,7 +127,11 @@ class RulesPolicy:
         relevant = [f for f in facts if f.forward_m > -1.0 and f.distance_m <= LOOKAHEAD_M]
         people = [f for f in relevant if _is_person(f)]
 
-        for fact in relevant:
+        # Stopping is for people and moving things. A static obstacle is the planner's to
+        # drive around (and the safety layer's to stop for): a STOP here would hold the
+        # robot in front of a bench forever, since the planner obeys it.
+        stoppable = [f for f in relevant if not _is_static_obstacle(f)]
+        for fact in stoppable:
             if (fact.distance_m < CLOSE_STOP_M + fact.radius_m and fact.forward_m > 0.0
                     and abs(fact.lateral_m) <= CLOSE_STOP_HALF_WIDTH_M + fact.radius_m):
                 return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
@@ -147,7 +156,7 @@ class RulesPolicy:
             return (Behavior.YIELD, YIELD_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                     "They will cross our lane soon: yield and let them pass.")
 
-        for fact in relevant:
+        for fact in stoppable:
             if _in_lane(fact) and fact.time_to_collision_s <= IMMINENT_TTC_S:
                 return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
                         "A collision is imminent at the current speeds: stop.")
