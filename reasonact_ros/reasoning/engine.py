@@ -121,14 +121,16 @@ class ReasoningEngine:
             return self._intent
 
     def set_instruction(self, text: str) -> tuple[bool, str]:
-        """(accepted, explanation); a refused instruction leaves the current intent in place."""
+        """(accepted, explanation starting "accepted:" or "refused:"); a refused instruction
+        leaves the current intent in place."""
         with self._lock:
             previous = self._intent
         try:
             intent = self.grounder.ground(text, previous=previous)
         except InstructionRefused as error:
             kept = previous.describe() if previous is not None else "no constraints"
-            return False, f"{error} (keeping: {kept})"
+            reason = str(error).removeprefix("refused: ")
+            return False, f"refused: {reason} (keeping: {kept})"
         with self._lock:
             self._intent = intent
             self._answer = None  # the model's last answer was for the old instruction
