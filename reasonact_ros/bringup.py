@@ -102,6 +102,8 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         Parameter("scenario", value=str(scenario.path)),
         Parameter("seed", value=int(options.seed)),
         Parameter("lockstep", value=True),
+        Parameter("lockstep_topic", value="cmd_vel_nav"),
+        Parameter("lockstep_timeout", value=1.0),
         Parameter("real_time_factor", value=1.0 if options.realtime else 0.0),
         Parameter("camera_enabled", value=bool(options.camera)),
     ])

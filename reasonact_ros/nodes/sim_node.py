@@ -52,8 +52,13 @@ class SimNode(Node):
         self._lockstep = declare(self, "lockstep", False,
                                  "Wait for the stack's cmd_vel after every step")
         self._lockstep_timeout = declare(self, "lockstep_timeout", 0.5,
-                                         "Longest wait for a cmd_vel in lockstep [wall s]",
+                                         "Longest wait for a command in lockstep [wall s]",
                                          low=0.001, high=10.0)
+        lockstep_topic = declare(
+            self, "lockstep_topic", "cmd_vel",
+            "The command lockstep waits for; cmd_vel_nav waits for the planner itself, so a "
+            "slow planner slows the simulation instead of the safety watchdog stopping the "
+            "robot", read_only=True)
         self._camera_enabled = declare(self, "camera_enabled", False,
                                        "Render and publish the camera", read_only=True)
         stamped = declare(self, "use_stamped_cmd_vel", False,
@@ -73,12 +78,16 @@ class SimNode(Node):
         self.world = World(self.scenario, seed=None if seed < 0 else seed)
         self.world_lock = threading.Lock()
         self._command_arrived = threading.Event()
+        self._lockstep_on_cmd_vel = lockstep_topic == "cmd_vel"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_step = None  # optional callable(world) for in-process observers (the demo)
 
-        self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel",
-                                 self._on_command, qos.COMMAND)
+        twist_type = TwistStamped if stamped else Twist
+        self.create_subscription(twist_type, "cmd_vel", self._on_command, qos.COMMAND)
+        if lockstep_topic != "cmd_vel":
+            self.create_subscription(twist_type, lockstep_topic,
+                                     lambda _msg: self._command_arrived.set(), qos.COMMAND)
         self._clock_publisher = self.create_publisher(Clock, "/clock", qos.COMMAND)
         self._odom_publisher = self.create_publisher(Odometry, "odom", qos.SENSOR)
         self._scan_publisher = self.create_publisher(LaserScanMsg, "scan", qos.SENSOR)
@@ -103,7 +112,8 @@ class SimNode(Node):
     def _on_command(self, msg) -> None:
         with self.world_lock:
             self.world.command(conversions.twist_from_msg(msg))
-        self._command_arrived.set()
+        if self._lockstep_on_cmd_vel:
+            self._command_arrived.set()
 
     # --- stepping -------------------------------------------------------------------
     def start(self) -> None:
