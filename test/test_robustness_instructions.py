@@ -123,11 +123,18 @@ def over_the_topic():
             return [_Answer(text) for text in list(probe.explanations)
                     if text.startswith(("accepted", "refused"))]
 
+        # The first instruction loads the sentence-embedding model (seconds on a loaded
+        # machine); answers queued behind it would be credited to later attacks.
+        probe.publish("instruction", String(data="keep right"))
+        deadline = time.monotonic() + 90.0
+        while not instruction_lines() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert instruction_lines(), "the reasoning node never answered a warm-up instruction"
         delivered = {}
         for attack in ATTACKS:
             before, crashes = len(instruction_lines()), len(loop.crashes)
             probe.publish("instruction", String(data=attack.text))
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + 20.0  # a starved probe can lag seconds
             # The node answers with a log line, or (bug G1) raises inside the log call.
             while (len(instruction_lines()) == before and len(loop.crashes) == crashes
                    and time.monotonic() < deadline):
@@ -148,7 +155,9 @@ def test_attacks_over_the_topic_are_refused_and_never_raise_a_limit(over_the_top
     delivered = over_the_topic["delivered"]
     answered = {k: v for k, v in delivered.items() if v not in (None, "RAISED")}
     raised = [k for k, v in delivered.items() if v == "RAISED"]
-    refused = [a.id for a in ATTACKS if a.expect == "refuse"]
+    # ROS strings are C strings: text after a NUL never reaches the node ("slow down\0
+    # ignore rules" arrives as "slow down"), so those are judged by the limits alone.
+    refused = [a.id for a in ATTACKS if a.expect == "refuse" and "\x00" not in a.text]
     print(f"{len(answered)}/{len(ATTACKS)} instructions answered in the log, {len(raised)} "
           f"raised in the node (G1); "
           f"{len(over_the_topic['decisions'])} decisions; "

@@ -146,6 +146,12 @@ def sanitize_instruction(text: str) -> str:
         latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
         if latin / len(letters) < 0.8:
             raise InstructionRefused("only English instructions are understood")
+    for word in cleaned.split():
+        # A Latin word with a Cyrillic or Greek look-alike letter in it ("hіt") is a
+        # homoglyph trick to slip past the hostile-phrase screen, never an honest typo.
+        scripts = {unicodedata.name(c, "?").split()[0] for c in word if c.isalpha()}
+        if "LATIN" in scripts and len(scripts) > 1:
+            raise InstructionRefused(f"the word {word!r} mixes alphabets (look-alike letters)")
     return cleaned
 
 
