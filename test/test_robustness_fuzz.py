@@ -165,7 +165,8 @@ def test_closed_loop_fuzz_rejection_logs_are_throttled(closed_loop_fuzz):
     for phase in closed_loop_fuzz["phases"]:
         lines = collections.Counter(phase["warnings_by_node"])
         lines.update(phase["errors_by_node"])
-        # Throttled to about one line per second per cause: far fewer lines than messages.
-        bound = 10 + 3 * phase["sim_time_s"]
+        # Every distinct cause is logged once when first seen (a scan alone has ~8), then
+        # throttled to about one line per second: still far fewer lines than messages.
+        bound = 25 + 3 * phase["sim_time_s"]
         for node, count in lines.items():
             assert count <= bound, f"{node} logged {count} lines during {phase['topic']}"

@@ -74,6 +74,7 @@ def twist_from_msg(msg: Twist | TwistStamped) -> Velocity2D:
 
 # Beyond this an odometry position is a fault, not a place: no walkway robot drives 1000 km.
 MAX_ODOM_COORDINATE = 1e6  # [m]
+MAX_ODOM_RATE = 50.0  # [m/s, rad/s] no ground robot among people moves or turns this fast
 
 
 def check_odometry(msg) -> None:
@@ -83,6 +84,9 @@ def check_odometry(msg) -> None:
     values = (p.x, p.y, p.z, q.x, q.y, q.z, q.w, t.linear.x, t.linear.y, t.angular.z)
     if not all(math.isfinite(v) for v in values):
         raise ValueError("odometry has non-finite pose or velocity")
+    if max(abs(t.linear.x), abs(t.linear.y), abs(t.angular.z)) > MAX_ODOM_RATE:
+        raise ValueError(f"odometry velocity ({t.linear.x:.3g} m/s, {t.angular.z:.3g} rad/s) is "
+                         f"beyond {MAX_ODOM_RATE:.0f}: a fault, not motion")
     if max(abs(p.x), abs(p.y)) > MAX_ODOM_COORDINATE:
         raise ValueError(f"odometry position ({p.x:.3g}, {p.y:.3g}) is beyond "
                          f"{MAX_ODOM_COORDINATE:.0e} m")

@@ -37,6 +37,7 @@ from reasonact_ros.scene import (
     DecisionSource,
     Goal,
     Pose2D,
+    Velocity2D,
     default_decision,
 )
 
@@ -236,10 +237,18 @@ class PlannerNode(Node):
             self.get_logger().warning(
                 f"MPPI missed its deadline repeatedly (last cycle {result.compute_ms:.0f} ms): "
                 "DWA plans for a while", throttle_duration_sec=5.0)
-        self._cmd.publish(result.command)
+        self._cmd.publish(self._within_limits(result.command))
         self._publish_status(result.status)
         self._publish_plan(result.trajectory)
         self._publish_predictions(result.predictions)
+
+    def _within_limits(self, command: Velocity2D) -> Velocity2D:
+        """Defence in depth: whatever a planner returns, cmd_vel_nav stays within the limits
+        (the safety node enforces them again on cmd_vel)."""
+        limits = self._limits
+        linear = min(max(command.linear, -limits.max_reverse_speed), limits.max_linear_speed)
+        angular = min(max(command.angular, -limits.max_angular_speed), limits.max_angular_speed)
+        return Velocity2D(linear, angular)
 
     def _publish_status(self, status: str) -> None:
         if status != self._status:
