@@ -35,7 +35,10 @@ def test_safety_node_forwards_then_publishes_zero_on_sigint():
     node.create_subscription(Twist, "cmd_vel", received.append, 10)
     scans = node.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
     commands = node.create_publisher(Twist, "cmd_vel_nav", 10)
-    process = start_python(["-m", "reasonact_ros.nodes.safety_node"])
+    # This test is about shutdown: a long watchdog keeps a slow, loaded test loop from
+    # tripping it (the watchdog has its own tests).
+    process = start_python(["-m", "reasonact_ros.nodes.safety_node", "--ros-args",
+                            "-p", "watchdog_timeout:=1.0"])
     try:
         deadline = time.monotonic() + 30.0
         command = Twist()
@@ -44,9 +47,10 @@ def test_safety_node_forwards_then_publishes_zero_on_sigint():
             scans.publish(_clear_scan(node))
             commands.publish(command)
             executor.spin_once(timeout_sec=0.05)
-            if any(abs(m.linear.x - 0.5) < 1e-6 for m in received):
+            if any(m.linear.x > 0.1 for m in received):
                 break
-        assert any(abs(m.linear.x - 0.5) < 1e-6 for m in received), \
+        # Acceleration limits ramp the output up towards the commanded 0.5 m/s.
+        assert any(0.1 < m.linear.x <= 0.5 + 1e-6 for m in received), \
             "safety node never forwarded a go command on a clear scan"
         received.clear()
         output = stop(process)
