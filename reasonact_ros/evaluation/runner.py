@@ -2,7 +2,7 @@
 
 A suite is scenarios x seeds with one planner, reasoner and instruction. The
 built-in suites live in config/suites/*.yaml (``smoke``: every scenario once;
-``full``: every scenario over 46 seeds, >= 506 episodes; ``replay``: the scenarios
+``full``: every scenario over 42 seeds, 504 episodes; ``replay``: the scenarios
 that replay recorded trajectories); any other suite YAML path works too.
 
 Each episode is ``bringup.run_episode``: the real node graph over real DDS. With

@@ -44,7 +44,7 @@ from reasonact_ros.scene import NO_TARGET, Behavior, DecisionSource, Limits, Obj
 CLOSE_STOP_M = 1.0  # anyone nearer than this in front: stop
 CLOSE_STOP_HALF_WIDTH_M = 0.9
 LANE_HALF_WIDTH_M = PATH_HALF_WIDTH_M
-STATIC_SPEED_MPS = 0.3  # an OBSTACLE slower than this is structure, not traffic
+STATIC_SPEED_MPS = 0.3  # a non-person slower than this is structure, not traffic
 LOOKAHEAD_M = 8.0  # people further than this do not change the behaviour yet
 CROSSING_HORIZON_S = 4.0  # a crosser entering our lane sooner than this: yield
 CROSSING_STOP_S = 1.5  # ... sooner than this: stop
@@ -76,7 +76,10 @@ def _is_person(fact: ObjectFact) -> bool:
 
 
 def _is_static_obstacle(fact: ObjectFact) -> bool:
-    return fact.label == ObjectClass.OBSTACLE and fact.speed_mps < STATIC_SPEED_MPS
+    # UNKNOWN counts: a post or a barrier's edge seen as a sliver is UNKNOWN, and a STOP
+    # for it never ends (narrow_passage: the robot stood before a post until timeout).
+    # Its points stay in the planner's obstacle map and under the safety layer.
+    return fact.label != ObjectClass.PEDESTRIAN and fact.speed_mps < STATIC_SPEED_MPS
 
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
