@@ -94,8 +94,10 @@ def obstacle_cell_cost(distance: np.ndarray, robot_radius: float, margin: float,
 class StaticCostMap:
     """Everything that does not move, summed per cell: one gather per rollout point."""
 
-    def __init__(self, grid: DistanceGrid, cost: np.ndarray, collided: np.ndarray):
+    def __init__(self, grid: DistanceGrid, cost: np.ndarray, collided: np.ndarray,
+                 slowness: np.ndarray | None = None):
         self.grid = grid
+        self.slowness = slowness  # per-cell travel-cost factor for the goal's path length
         self._cost = torch.from_numpy(np.ascontiguousarray(cost, dtype=np.float32).reshape(-1))
         self._collided = torch.from_numpy(np.ascontiguousarray(collided).reshape(-1))
 
@@ -115,13 +117,16 @@ class StaticCostMap:
 
 
 def goal_cost(x: torch.Tensor, y: torch.Tensor, target: tuple[float, float],
-              progress_weight: float, terminal_weight: float) -> torch.Tensor:
+              progress_weight: float, terminal_weight: float,
+              distance: torch.Tensor | None = None) -> torch.Tensor:
     """(S,) cost: mean distance to the target along the rollout plus the final distance.
 
     The running term rewards getting closer early (speed towards the goal); the
-    terminal term decides where the horizon should end.
+    terminal term decides where the horizon should end. ``distance`` (S, T) replaces
+    the straight line, e.g. with the path length around obstacles.
     """
-    distance = _distance(x - target[0], y - target[1])
+    if distance is None:
+        distance = _distance(x - target[0], y - target[1])
     return distance.mean(dim=1).mul_(progress_weight).add_(distance[:, -1], alpha=terminal_weight)
 
 

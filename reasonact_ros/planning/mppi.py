@@ -41,6 +41,7 @@ from reasonact_ros.planning.interface import (
     PlanResult,
     usable_decision,
 )
+from reasonact_ros.planning.navigation_function import NavigationFunction
 from reasonact_ros.planning.prediction import (
     CROSSING,
     MOVING_SPEED,
@@ -66,6 +67,10 @@ class MPPIConfig:
     progress_weight: float = 6.0  # per metre of mean distance to the carrot
     terminal_weight: float = 8.0  # per metre left at the end of the horizon
     route_weight: float = 1.0  # per step, per metre off a route with a corner ahead
+    goal_clearance: float = 0.35  # [m] the goal distance is the path length around lidar
+    # points with the footprint's centre this far from them; 0: the straight line
+    unreachable_penalty: float = 5.0  # [m] added to the straight line where that path is cut
+    off_walkway_slowness: float = 4.0  # that path's metres off the walkway count this much
     # lidar obstacles
     obstacle_margin: float = 0.35  # [m] desired clearance beyond the footprint
     obstacle_weight: float = 400.0  # per step, per squared metre inside the margin
@@ -294,13 +299,13 @@ class MPPIPlanner:
 
     def _score(self, inp, decision, x, y, v, w, bounds, speed_cap, path, predicted):
         cfg = self.config
-        target = path[-1]
-        total = costs.goal_cost(x, y, (float(target[0]), float(target[1])),
-                                cfg.progress_weight, cfg.terminal_weight)
+        target = (float(path[-1][0]), float(path[-1][1]))
+        static = self._static_costs(inp, decision, x, y, path)
+        total = costs.goal_cost(x, y, target, cfg.progress_weight, cfg.terminal_weight,
+                                self._goal_distance(static.grid, static.slowness, target, x, y))
         total.add_(costs.smoothness_cost(v, w, (float(bounds.start[0]), float(bounds.start[1])),
                                          cfg.linear_smoothness_weight,
                                          cfg.angular_smoothness_weight))
-        static = self._static_costs(inp, decision, x, y, path)
         step_cost, collided = static.lookup(x, y)
         if inp.people:
             self._add_people_costs(inp, decision, x, y, speed_cap, target, predicted,
@@ -308,18 +313,40 @@ class MPPIPlanner:
         total.add_(step_cost.sum(dim=1))
         return total, collided
 
+    def _goal_distance(self, grid, slowness, target, x, y) -> torch.Tensor | None:
+        """(S, T) path length to the target around obstacles, or None for the straight
+        line (disabled, or the target itself is inside an obstacle's clearance)."""
+        cfg = self.config
+        if cfg.goal_clearance <= 0.0:
+            return None
+        field = NavigationFunction(grid, target, cfg.goal_clearance, slowness=slowness)
+        if not field.reachable:
+            return None
+        xs, ys = x.numpy(), y.numpy()
+        along = field.lookup(xs, ys)
+        cut = ~np.isfinite(along)
+        if cut.any():
+            along[cut] = np.hypot(xs[cut] - target[0], ys[cut] - target[1]) + \
+                cfg.unreachable_penalty
+        return torch.from_numpy(along.astype(np.float32))
+
     def _static_costs(self, inp, decision, x, y, path) -> costs.StaticCostMap:
         """Obstacle, walkway and route step costs per cycle, on one grid that covers the
         rollouts' bounding box (a forward fan when cruising: half the cells of a square
         around the robot, and the distance transform is the biggest cost here)."""
         cfg = self.config
         x_range, y_range = torch.aminmax(x), torch.aminmax(y)
-        lower = (min(float(x_range.min), inp.robot.x), min(float(y_range.min), inp.robot.y))
-        upper = (max(float(x_range.max), inp.robot.x), max(float(y_range.max), inp.robot.y))
+        # The carrot is inside, with a margin, so the goal's path-length field reaches it.
+        carrot = path[-1]
+        lower = (min(float(x_range.min), inp.robot.x, float(carrot[0]) - 0.5),
+                 min(float(y_range.min), inp.robot.y, float(carrot[1]) - 0.5))
+        upper = (max(float(x_range.max), inp.robot.x, float(carrot[0]) + 0.5),
+                 max(float(y_range.max), inp.robot.y, float(carrot[1]) + 0.5))
         far = cfg.robot_radius + cfg.obstacle_margin + 0.5
         points = without_people(inp.obstacle_points, inp.people, cfg.people_points_margin)
         grid = costs.DistanceGrid.covering(points, lower, upper, cfg.grid_resolution,
                                            max_distance=far)
+        slowness = None
         cell_cost, collided = costs.obstacle_cell_cost(
             grid.distances, cfg.robot_radius, cfg.obstacle_margin, cfg.collision_weight,
             cfg.obstacle_weight)
@@ -344,12 +371,13 @@ class MPPIPlanner:
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
                                             keep_right_weight).astype(np.float32)
+            slowness = np.where(np.abs(lateral) > half_width, cfg.off_walkway_slowness, 1.0)
         if len(path) > 2:
             # A corner of a route lies within reach: stay near the route so the waypoint
             # is visited rather than cut off by steering straight at the carrot.
             cell_cost += (cfg.route_weight * distance_to_polyline(
                 *grid.cell_centres(), path)).astype(np.float32)
-        return costs.StaticCostMap(grid, cell_cost, collided)
+        return costs.StaticCostMap(grid, cell_cost, collided, slowness)
 
     def _add_people_costs(self, inp, decision, x, y, speed_cap, target, predicted,
                           step_cost, collided, total) -> None:
