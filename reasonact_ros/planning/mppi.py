@@ -67,6 +67,8 @@ class MPPIConfig:
     progress_weight: float = 6.0  # per metre of mean distance to the carrot
     terminal_weight: float = 8.0  # per metre left at the end of the horizon
     route_weight: float = 1.0  # per step, per metre off a route with a corner ahead
+    carrot_reach: float = 1.5  # the carrot is this many horizons at the speed cap ahead: a
+    # carrot within exact reach rewards arriving at the horizon's end, not hurrying
     goal_clearance: float = 0.35  # [m] the goal distance is the path length around lidar
     # points with the footprint's centre this far from them; 0: the straight line
     unreachable_penalty: float = 5.0  # [m] added to the straight line where that path is cut
@@ -196,7 +198,7 @@ class MPPIPlanner:
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
 
         speed_cap = self._speed_cap(inp, decision)
-        path = self._route.lookahead_path(inp.goal, position, max(1.0, speed_cap * cfg.horizon))
+        path = self._route.lookahead_path(inp.goal, position, max(1.0, cfg.carrot_reach * speed_cap * cfg.horizon))
         status = STATUS_TRACKING
         if decision.behavior == Behavior.YIELD:
             kind = self._yield_conflict(inp, decision, position)

@@ -54,8 +54,8 @@ CROWD_RADIUS_M = 6.0
 PASS_LOOKAHEAD_M = 6.0
 NEARBY_M = 1.8  # people this close beside us: slow down
 
-CRUISE_SPEED_MPS = 1.0  # comfortable walkway speed when nothing asks for less
-PASS_SPEED_MPS = 0.6
+CRUISE_SPEED_MPS = 1.3  # a brisk walking pace when nothing asks for less
+PASS_SPEED_MPS = 0.8
 SLOW_SPEED_MPS = 0.4
 YIELD_SPEED_MPS = 0.2
 DEFAULT_CLEARANCE_M = 1.0
