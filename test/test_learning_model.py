@@ -6,7 +6,12 @@ import torch
 
 from reasonact_ros.learning import model as net
 from reasonact_ros.learning.errors import ModelFormatError
-from reasonact_ros.learning.evaluation import DetectionScore, average_precision, match_frame
+from reasonact_ros.learning.evaluation import (
+    DetectionScore,
+    average_precision,
+    match_frame,
+    split_ground_truth,
+)
 
 
 def _small_model():
@@ -109,6 +114,16 @@ def test_matching_counts_ignore_regions_as_neither_right_nor_wrong():
     outcome = match_frame(detections, scores, np.array([p["box"] for p in label["people"]],
                                                        float), np.array([True, False, False]))
     assert outcome.tolist() == [1, -1, -1, 0, 0]
+
+
+def test_people_mostly_outside_the_frame_are_ignore_regions():
+    label = {"height": 480, "people": [
+        # A sliver at the right edge: 60 % of the full box is outside (KITTI "hard" is 50 %).
+        {"box": [620, 100, 640, 300], "visible_fraction": 1.0, "in_image_fraction": 0.4},
+        {"box": [600, 100, 640, 300], "visible_fraction": 1.0, "in_image_fraction": 0.8},
+    ]}
+    _, counted = split_ground_truth(label)
+    assert counted.tolist() == [False, True]
 
 
 def test_average_precision_of_a_ranking():

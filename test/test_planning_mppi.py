@@ -334,3 +334,22 @@ def test_random_scenes_give_finite_commands_within_limits():
         cap = min(max_speed, 0.5) if behavior == Behavior.SLOW else max_speed
         assert -1e-6 <= command.linear <= cap + 1e-6
         assert abs(command.angular) <= LIMITS.max_angular_speed + 1e-6
+
+
+def cup(x_back=3.5, depth=1.0, half_width=1.2):
+    """A U of lidar points open towards the robot: the trap of a straight-line goal term."""
+    step = 0.05
+    back = [(x_back, y) for y in np.arange(-half_width, half_width + 1e-9, step)]
+    arms = [(x, s * half_width) for x in np.arange(x_back - depth, x_back, step) for s in (-1, 1)]
+    return np.array(back + arms)
+
+
+@pytest.mark.parametrize("around_obstacles", [True, False])
+def test_the_goal_path_length_leads_out_of_a_cup(around_obstacles):
+    overrides = {} if around_obstacles else {"goal_clearance": 0.0}
+    log = run(small_planner(**overrides), Goal(((6.0, 0.0),)), obstacles=cup(), seconds=20.0)
+    if around_obstacles:
+        assert log["status"][-1] == "goal_reached"
+    else:  # the straight line keeps the robot in the cup: what the field is for
+        assert log["status"][-1] != "goal_reached"
+        assert max(p.x for p in log["poses"]) < 3.5

@@ -3,10 +3,13 @@
 Protocol (documented in the metrics file, used for every detector alike):
 
 * A ground-truth person counts when its box is at least ``MIN_HEIGHT_PX`` tall in
-  the 640x480 frame and at least ``MIN_VISIBLE`` of its body is visible (the
-  Caltech "reasonable" idea, with a looser occlusion bound). Smaller or more
-  hidden people are *ignore* regions: a detection on one is neither right nor
-  wrong.
+  the 640x480 frame, at least ``MIN_VISIBLE`` of its body in the frame is not
+  hidden by something (the Caltech "reasonable" idea, with a looser occlusion
+  bound) and at least ``MIN_IN_IMAGE`` of its full box lies inside the frame (the
+  KITTI "hard" truncation bound: a sliver of a person at the image edge, whose
+  amodal box no detector can know, is not scored). Smaller, more hidden or more
+  truncated people are *ignore* regions: a detection on one is neither right
+  nor wrong.
 * A detection is a true positive at IoU >= 0.5 with an unmatched counted person
   (greedy by score, VOC style); AP is the area under the all-points
   interpolated precision/recall curve over every returned box.
@@ -34,6 +37,7 @@ from reasonact_ros.learning.model import box_iou
 IOU_THRESHOLD = 0.5
 MIN_HEIGHT_PX = 25.0  # [px] at 640x480
 MIN_VISIBLE = 0.4  # visible fraction of the body
+MIN_IN_IMAGE = 0.5  # fraction of the full box inside the frame
 
 
 def split_ground_truth(label: dict, scale_y: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +46,9 @@ def split_ground_truth(label: dict, scale_y: float = 1.0) -> tuple[np.ndarray, n
     boxes = np.array([p["box"] for p in people], dtype=float).reshape(-1, 4)
     heights = (boxes[:, 3] - boxes[:, 1]) * (480.0 / label.get("height", 480)) * scale_y
     visible = np.array([p.get("visible_fraction", 1.0) for p in people], dtype=float)
-    return boxes, (heights >= MIN_HEIGHT_PX) & (visible >= MIN_VISIBLE)
+    in_image = np.array([p.get("in_image_fraction", 1.0) for p in people], dtype=float)
+    return boxes, ((heights >= MIN_HEIGHT_PX) & (visible >= MIN_VISIBLE)
+                   & (in_image >= MIN_IN_IMAGE))
 
 
 def match_frame(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray,
@@ -205,6 +211,7 @@ def evaluate_detector(data_dir: str | Path, detector, fps_frames: int = 30,
                    "frames": len(data), "skipped": len(data.skipped), "threads": threads,
                    "protocol": {"iou": IOU_THRESHOLD, "min_height_px": MIN_HEIGHT_PX,
                                 "min_visible_fraction": MIN_VISIBLE,
+                                "min_in_image_fraction": MIN_IN_IMAGE,
                                 "operating_score": operating}})
     if not has_walkway and scoring_detect is None:
         result["walkway_iou"] = None

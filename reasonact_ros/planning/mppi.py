@@ -198,7 +198,8 @@ class MPPIPlanner:
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
 
         speed_cap = self._speed_cap(inp, decision)
-        path = self._route.lookahead_path(inp.goal, position, max(1.0, cfg.carrot_reach * speed_cap * cfg.horizon))
+        reach = max(1.0, cfg.carrot_reach * speed_cap * cfg.horizon)
+        path = self._route.lookahead_path(inp.goal, position, reach)
         status = STATUS_TRACKING
         if decision.behavior == Behavior.YIELD:
             kind = self._yield_conflict(inp, decision, position)

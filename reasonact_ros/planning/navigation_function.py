@@ -49,7 +49,8 @@ class NavigationFunction:
         free = (fine.reshape(rows, factor, cols, factor).min(axis=(1, 3)) > clearance)
         cell_cost = np.ones(self.shape)
         if slowness is not None:
-            fine_cost = slowness[:rows * factor, :cols * factor]
+            fine_cost = np.broadcast_to(slowness, grid.distances.shape)
+            fine_cost = fine_cost[:rows * factor, :cols * factor]
             cell_cost = fine_cost.reshape(rows, factor, cols, factor).max(axis=(1, 3))
         self.field = np.full(self.shape, np.inf)
         self.reachable = rows > 0 and cols > 0 and bool(free.any())
