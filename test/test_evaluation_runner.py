@@ -139,6 +139,30 @@ def test_compare_prints_deltas_and_writes_files(tmp_path, capsys):
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _write_run(directory, episodes):
+    _write_metrics(directory, episodes)
+    (directory / "episodes.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in episodes))
+
+
+def test_compare_pairs_runs_that_hold_different_episodes(tmp_path, capsys):
+    def episode(seed, success):
+        return {"scenario": "head_on", "seed": seed, "success": success, "collisions": 0,
+                "timeout": not success}
+    # A: seeds 1-4, B: seeds 1-2 only. Paired, both succeed on 1-2: no difference.
+    _write_run(tmp_path / "a", [episode(1, True), episode(2, True), episode(3, False),
+                                episode(4, False)])
+    _write_run(tmp_path / "b", [episode(1, True), episode(2, True)])
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    printed = capsys.readouterr().out
+    assert "compared on the 2 episodes (scenario, seed) both runs hold (A has 4, B has 2)" \
+        in printed
+    assert "| success_rate | 1 | 1 | 0 |" in printed
+    _write_run(tmp_path / "c", [episode(9, True)])
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == cli.EXIT_USAGE
+    assert "share no (scenario, seed) episode" in capsys.readouterr().err
+
+
 def test_compare_of_a_missing_directory_is_a_usage_error(tmp_path, capsys):
     assert run_cli(["compare", str(tmp_path / "x"), str(tmp_path / "y")]) == cli.EXIT_USAGE
     assert "x does not exist" in capsys.readouterr().err

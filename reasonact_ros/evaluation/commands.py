@@ -69,7 +69,10 @@ def add_commands(commands) -> None:
     compare = commands.add_parser(
         "compare", help="metric deltas between two eval output directories",
         description="Print, for every metric in both DIR_A/metrics.json and "
-                    "DIR_B/metrics.json, A, B, B - A and whether B is better.")
+                    "DIR_B/metrics.json, A, B, B - A and whether B is better. When the two "
+                    "runs hold different episodes, both are re-aggregated from their "
+                    "episodes.jsonl over the (scenario, seed) pairs they share, so a "
+                    "10-seed baseline compares with the same 10 seeds of a full run.")
     compare.add_argument("dir_a", type=Path, metavar="DIR_A")
     compare.add_argument("dir_b", type=Path, metavar="DIR_B")
     compare.add_argument("--out", type=Path, default=None,
@@ -144,11 +147,50 @@ def _load_metrics(path: Path) -> dict:
     return data
 
 
+def _episode_records(path: Path) -> list[dict] | None:
+    file = path / "episodes.jsonl" if path.is_dir() else path.parent / "episodes.jsonl"
+    if not file.is_file():
+        return None
+    try:
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    except json.JSONDecodeError as error:
+        raise _usage_error(f"reasonact compare: {file} is not JSON lines ({error})") from None
+
+
+def _paired_metrics(dir_a: Path, dir_b: Path) -> tuple[dict, dict, str] | None:
+    """Both runs re-aggregated over the episodes they share, or None when they hold the
+    same episodes (or one has no episodes.jsonl, and its metrics.json is all there is)."""
+    from reasonact_ros.evaluation.metrics import aggregate
+
+    records_a, records_b = _episode_records(dir_a), _episode_records(dir_b)
+    if records_a is None or records_b is None:
+        return None
+    def key(record):
+        return (record.get("scenario"), record.get("seed"))
+
+    keys_a, keys_b = {key(r) for r in records_a}, {key(r) for r in records_b}
+    if keys_a == keys_b:
+        return None
+    shared = keys_a & keys_b
+    if not shared:
+        raise _usage_error("reasonact compare: the two runs share no (scenario, seed) "
+                           "episode; nothing to compare")
+    note = (f"compared on the {len(shared)} episodes (scenario, seed) both runs hold "
+            f"(A has {len(records_a)}, B has {len(records_b)})")
+    return (aggregate([r for r in records_a if key(r) in shared]),
+            aggregate([r for r in records_b if key(r) in shared]), note)
+
+
 def run_compare(args) -> int:
     from reasonact_ros.evaluation import report
     from reasonact_ros.evaluation.metrics import compare
 
     a, b = _load_metrics(args.dir_a), _load_metrics(args.dir_b)
+    paired = _paired_metrics(args.dir_a, args.dir_b)
+    if paired is not None:
+        a, b, note = paired
+        print(note)
     rows = compare(a, b)
     table = report.comparison_table(rows, str(args.dir_a), str(args.dir_b))
     per_scenario = []
