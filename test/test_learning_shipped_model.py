@@ -69,3 +69,12 @@ def test_other_model_files_are_refused_with_a_model_format_error(tmp_path):
         TrainedPersonDetector(model_path=bad)
     with pytest.raises(ModelFormatError, match="not found"):
         TrainedPersonDetector(model_path=tmp_path / "missing.pt")
+
+
+def test_a_model_file_path_is_a_detector_name(tmp_path):
+    from reasonact_ros.perception.detectors import make_detector
+
+    detector = make_detector(str(DEFAULT_MODEL))
+    assert isinstance(detector, TrainedPersonDetector) and detector.path == DEFAULT_MODEL
+    with pytest.raises(ModelFormatError, match="missing.pt"):
+        make_detector(str(tmp_path / "missing.pt"))

@@ -135,8 +135,8 @@ def ssd_model_path() -> Path:
 
 
 def make_detector(name: str, **options) -> PersonDetector:
-    """A detector by name: 'hog', 'ssd' or 'trained' (the project's own model, shipped in
-    reasonact_ros/models; ``model_path=`` picks another trained file)."""
+    """A detector by name: 'hog', 'ssd', 'trained' (the project's own model, shipped in
+    reasonact_ros/models) or the path of a model file written by ``reasonact train``."""
     if name == "hog":
         return HogPersonDetector(**options)
     if name == "ssd":
@@ -147,7 +147,12 @@ def make_detector(name: str, **options) -> PersonDetector:
         from reasonact_ros.perception.trained_detector import TrainedPersonDetector
 
         return TrainedPersonDetector(**options)
-    raise ValueError(f"unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}")
+    if name.endswith(".pt"):
+        from reasonact_ros.perception.trained_detector import TrainedPersonDetector
+
+        return TrainedPersonDetector(model_path=name, **options)
+    raise ValueError(f"unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)} "
+                     "or a model file (.pt) from reasonact train")
 
 
 def decode_detection_output(output: np.ndarray, width: int, height: int, min_score: float,
