@@ -57,7 +57,8 @@ def add_commands(commands) -> None:
         description="Train PersonWalkwayNet on CPU on a collected data set; prints validation "
                     "metrics every epoch, writes MODEL, MODEL-stem.checkpoints/ and a "
                     "training summary.")
-    train.add_argument("--data", type=Path, required=True, metavar="DIR")
+    train.add_argument("--data", type=Path, required=True, nargs="+", metavar="DIR",
+                       help="one or more collected data sets, read as one")
     train.add_argument("--out", type=Path, required=True, metavar="MODEL",
                        help="model file to write (.pt)")
     train.add_argument("--val", type=Path, default=None, metavar="DIR",
@@ -97,7 +98,8 @@ def _run_collect(args) -> int:
 def _run_train(args) -> int:
     from reasonact_ros.learning.train import train
 
-    summary = train(args.data, args.out, epochs=args.epochs, seed=args.seed,
+    data = args.data[0] if len(args.data) == 1 else list(args.data)
+    summary = train(data, args.out, epochs=args.epochs, seed=args.seed,
                     val_dir=args.val, batch_size=args.batch_size, threads=args.threads,
                     learning_rate=args.lr, init_model=args.init)
     best = summary["best_val"]

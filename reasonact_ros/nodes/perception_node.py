@@ -51,8 +51,9 @@ class PerceptionNode(Node):
         self._max_frame_age = declare(self, "max_frame_age", 1.0,
                                       "Frames older than this are skipped [s]", low=0.01,
                                       high=60.0)
-        detector_name = declare(self, "camera_detector", "none",
-                                "Camera person detector: none|hog|ssd|trained", read_only=True)
+        detector_name = declare(self, "camera_detector", "trained",
+                                "Camera person detector: trained (the shipped model), hog, ssd, "
+                                "a model file (.pt) or none", read_only=True)
         self._camera_mount = dict(
             mount_x=declare(self, "camera_x", 0.1, "Camera x in base_link [m]", low=-5.0,
                             high=5.0),
