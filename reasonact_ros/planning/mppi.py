@@ -72,6 +72,8 @@ class MPPIConfig:
     goal_clearance: float = 0.35  # [m] the goal distance is the path length around lidar
     # points with the footprint's centre this far from them; 0: the straight line
     unreachable_penalty: float = 5.0  # [m] added to the straight line where that path is cut
+    goal_field_radius: float = 8.0  # [m] a farther target is approached along the straight
+    # line to this distance: the field's grid stays the size of the rollouts' reach
     off_walkway_slowness: float = 4.0  # that path's metres off the walkway count this much
     # lidar obstacles
     obstacle_margin: float = 0.35  # [m] desired clearance beyond the footprint
@@ -303,9 +305,11 @@ class MPPIPlanner:
     def _score(self, inp, decision, x, y, v, w, bounds, speed_cap, path, predicted):
         cfg = self.config
         target = (float(path[-1][0]), float(path[-1][1]))
-        static = self._static_costs(inp, decision, x, y, path)
+        field_target, beyond = self._field_target(inp, target)
+        static = self._static_costs(inp, decision, x, y, path, field_target)
         total = costs.goal_cost(x, y, target, cfg.progress_weight, cfg.terminal_weight,
-                                self._goal_distance(static.grid, static.slowness, target, x, y))
+                                self._goal_distance(static.grid, static.slowness, field_target,
+                                                    beyond, target, x, y))
         total.add_(costs.smoothness_cost(v, w, (float(bounds.start[0]), float(bounds.start[1])),
                                          cfg.linear_smoothness_weight,
                                          cfg.angular_smoothness_weight))
@@ -316,35 +320,47 @@ class MPPIPlanner:
         total.add_(step_cost.sum(dim=1))
         return total, collided
 
-    def _goal_distance(self, grid, slowness, target, x, y) -> torch.Tensor | None:
-        """(S, T) path length to the target around obstacles, or None for the straight
-        line (disabled, or the target itself is inside an obstacle's clearance)."""
+    def _field_target(self, inp, target) -> tuple[tuple[float, float], float]:
+        """Where the goal's path-length field ends, and the straight metres beyond it."""
+        dx, dy = target[0] - inp.robot.x, target[1] - inp.robot.y
+        distance, radius = math.hypot(dx, dy), self.config.goal_field_radius
+        if distance <= radius:
+            return target, 0.0
+        scale = radius / distance
+        return (inp.robot.x + dx * scale, inp.robot.y + dy * scale), distance - radius
+
+    def _goal_distance(self, grid, slowness, field_target, beyond, target, x, y
+                       ) -> torch.Tensor | None:
+        """(S, T) path length to the target around obstacles (to ``field_target``, then
+        ``beyond`` metres straight on), or None for the straight line (disabled, or no
+        free cell)."""
         cfg = self.config
         if cfg.goal_clearance <= 0.0:
             return None
-        field = NavigationFunction(grid, target, cfg.goal_clearance, slowness=slowness)
+        field = NavigationFunction(grid, field_target, cfg.goal_clearance, slowness=slowness)
         if not field.reachable:
             return None
         xs, ys = x.numpy(), y.numpy()
-        along = field.lookup(xs, ys)
+        along = field.lookup(xs, ys) + beyond
         cut = ~np.isfinite(along)
         if cut.any():
             along[cut] = np.hypot(xs[cut] - target[0], ys[cut] - target[1]) + \
                 cfg.unreachable_penalty
         return torch.from_numpy(along.astype(np.float32))
 
-    def _static_costs(self, inp, decision, x, y, path) -> costs.StaticCostMap:
+    def _static_costs(self, inp, decision, x, y, path, field_target) -> costs.StaticCostMap:
         """Obstacle, walkway and route step costs per cycle, on one grid that covers the
         rollouts' bounding box (a forward fan when cruising: half the cells of a square
         around the robot, and the distance transform is the biggest cost here)."""
         cfg = self.config
         x_range, y_range = torch.aminmax(x), torch.aminmax(y)
-        # The carrot is inside, with a margin, so the goal's path-length field reaches it.
-        carrot = path[-1]
-        lower = (min(float(x_range.min), inp.robot.x, float(carrot[0]) - 0.5),
-                 min(float(y_range.min), inp.robot.y, float(carrot[1]) - 0.5))
-        upper = (max(float(x_range.max), inp.robot.x, float(carrot[0]) + 0.5),
-                 max(float(y_range.max), inp.robot.y, float(carrot[1]) + 0.5))
+        # The field's target is inside, with a margin, so the goal's path-length field
+        # reaches it.
+        fx, fy = field_target
+        lower = (min(float(x_range.min), inp.robot.x, fx - 0.5),
+                 min(float(y_range.min), inp.robot.y, fy - 0.5))
+        upper = (max(float(x_range.max), inp.robot.x, fx + 0.5),
+                 max(float(y_range.max), inp.robot.y, fy + 0.5))
         far = cfg.robot_radius + cfg.obstacle_margin + 0.5
         points = without_people(inp.obstacle_points, inp.people, cfg.people_points_margin)
         grid = costs.DistanceGrid.covering(points, lower, upper, cfg.grid_resolution,
