@@ -282,7 +282,7 @@ class PlannerNode(Node):
         self._prediction_publisher.publish(markers)
 
     def on_shutdown(self) -> None:
-        self._cmd.publish_zero()
+        self._cmd.stop()
 
 
 def main(args=None) -> int:

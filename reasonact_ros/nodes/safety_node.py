@@ -104,7 +104,7 @@ class SafetyNode(Node):
                                        throttle_duration_sec=1.0)
 
     def on_shutdown(self) -> None:
-        self._output.publish_zero()
+        self._output.stop()
 
 
 def main(args=None) -> int:

@@ -126,11 +126,14 @@ class SimNode(Node):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+            self._thread = None
 
     def reset(self) -> None:
         """Restart the episode from its first step: sim time jumps back to zero, as after a
         Gazebo world reset; the stack must cope (perception resets on a backwards clock)."""
-        running = self._thread is not None and self._thread.is_alive()
+        # Stepping resumes if it had been started, also when the thread had already ended
+        # because the episode was over: a reset after the goal is the usual case.
+        running = self._thread is not None
         self.stop()
         with self.world_lock:
             self.world = World(self.scenario, seed=self.world_seed())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 from geometry_msgs.msg import Twist, TwistStamped
 
@@ -20,11 +21,27 @@ class VelocityPublisher:
         self._publisher = node.create_publisher(TwistStamped if stamped else Twist, topic,
                                                 qos.COMMAND)
         self.rejected_non_finite = 0
+        self._lock = threading.Lock()
+        self.stopped = False
 
     def publish(self, velocity: Velocity2D) -> Velocity2D:
         if not (math.isfinite(velocity.linear) and math.isfinite(velocity.angular)):
             self.rejected_non_finite += 1
             velocity = Velocity2D(0.0, 0.0)
+        with self._lock:
+            if self.stopped:  # after the final zero nothing else may leave
+                velocity = Velocity2D(0.0, 0.0)
+            self._send(velocity)
+        return velocity
+
+    def stop(self) -> None:
+        """Publish the final zero and hold it: a callback still running on another
+        executor thread (shutdown waits only so long) can no longer send motion after it."""
+        with self._lock:
+            self.stopped = True
+            self._send(Velocity2D(0.0, 0.0))
+
+    def _send(self, velocity: Velocity2D) -> None:
         twist = conversions.twist_to_msg(velocity)
         if self._stamped:
             msg = TwistStamped()
@@ -34,7 +51,6 @@ class VelocityPublisher:
             self._publisher.publish(msg)
         else:
             self._publisher.publish(twist)
-        return velocity
 
     def publish_zero(self) -> None:
         self.publish(Velocity2D(0.0, 0.0))

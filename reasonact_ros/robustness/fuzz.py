@@ -86,7 +86,8 @@ def run_phase(loop: ClosedLoop, fuzzer: MessageFuzzer, topic: str, count: int,
     probe = loop.probe
     crashes0, thread_crashes0 = len(loop.crashes), len(loop.thread_crashes)
     counters0 = node_counters(loop)
-    t0, wall0 = probe.now(), time.monotonic()
+    t0, wall0, mark = probe.now(), time.monotonic(), loop.mark()
+    rewinds0 = len(loop.rewound_at)
     cases = collections.Counter()
     if topic == "camera/image_raw":
         # Images are only looked at once a valid camera_info set the camera model.
@@ -104,7 +105,7 @@ def run_phase(loop: ClosedLoop, fuzzer: MessageFuzzer, topic: str, count: int,
     report.cases = dict(sorted(cases.items()))
     report.crashes = len(loop.crashes) - crashes0
     report.thread_crashes = len(loop.thread_crashes) - thread_crashes0
-    commands = loop.commands_between(t0, t1, "cmd_vel")
+    commands = loop.commands_since(mark, "cmd_vel")
     report.cmd_vel_messages = len(commands)
     for cmd in commands:
         why = limit_violation(cmd, loop.limits)
@@ -113,7 +114,7 @@ def run_phase(loop: ClosedLoop, fuzzer: MessageFuzzer, topic: str, count: int,
             if len(report.violation_examples) < 5:
                 report.violation_examples.append(f"cmd_vel t={cmd.t:.2f}: {why}")
     if topic != "cmd_vel_nav":  # in that phase the probe itself publishes on cmd_vel_nav
-        for cmd in loop.commands_between(t0, t1, "cmd_vel_nav"):
+        for cmd in loop.commands_since(mark, "cmd_vel_nav"):
             why = limit_violation(cmd, loop.limits)
             if why:
                 report.violations_cmd_vel_nav += 1
@@ -126,13 +127,17 @@ def run_phase(loop: ClosedLoop, fuzzer: MessageFuzzer, topic: str, count: int,
         report.zero_fraction = round(
             sum(1 for c in finite if c.linear == 0.0 and c.angular == 0.0) / len(finite), 3)
     warnings, errors = collections.Counter(), collections.Counter()
-    for line in loop.logs_between(t0, t1, WARN):
+    for line in loop.logs_since(mark, WARN):
         (errors if line.level >= ERROR else warnings)[line.node] += 1
     report.warnings_by_node, report.errors_by_node = dict(warnings), dict(errors)
     counters1 = node_counters(loop)
     report.rejection_counters = {k: counters1[k] - counters0.get(k, 0) for k in counters1
                                  if counters1[k] != counters0.get(k, 0)}
-    report.sim_time_s = round(t1 - t0, 2)
+    # Sim time advanced, across any episode restart in the phase (time starts again at 0).
+    advanced, start = 0.0, t0
+    for before in loop.rewound_at[rewinds0:]:
+        advanced, start = advanced + before - start, 0.0
+    report.sim_time_s = round(advanced + t1 - start, 2)
     report.wall_time_s = round(time.monotonic() - wall0, 2)
     return report
 

@@ -174,6 +174,7 @@ class ClosedLoop:
         self.thread_crashes: list[str] = []
         self.nodes: dict[str, Node] = {}
         self.restarts = 0
+        self.rewound_at: list[float] = []  # sim time at each restart
         self.limits = Limits()
         self._stopping = threading.Event()
         self._tmp = tempfile.TemporaryDirectory(prefix="reasonact-robustness-")
@@ -296,6 +297,22 @@ class ClosedLoop:
             time.sleep(0.01)
         return self.sim_time
 
+    def mark(self) -> dict[str, int]:
+        """How much the probe has recorded so far: a window's start that, unlike sim
+        time, survives the episode restarting (sim time jumps back) within the window."""
+        with self.probe._lock:
+            return {"cmd_vel": len(self.probe.cmd_vel),
+                    "cmd_vel_nav": len(self.probe.cmd_vel_nav), "logs": len(self.probe.logs)}
+
+    def commands_since(self, mark: dict[str, int], topic: str = "cmd_vel") -> list[Command]:
+        with self.probe._lock:
+            return list(getattr(self.probe, topic)[mark[topic]:])
+
+    def logs_since(self, mark: dict[str, int], level: int = WARN) -> list[LogLine]:
+        with self.probe._lock:
+            logs = list(self.probe.logs[mark["logs"]:])
+        return [line for line in logs if line.level >= level]
+
     def commands_between(self, t0: float, t1: float, topic: str = "cmd_vel") -> list[Command]:
         with self.probe._lock:
             store = list(getattr(self.probe, topic))
@@ -329,6 +346,7 @@ class ClosedLoop:
         before = sim.world.time
         sim.reset()
         self.restarts += 1
+        self.rewound_at.append(before)
         return before, sim.world.time
 
     def drop_scans(self, fraction: float, seed: int = 0) -> None:
