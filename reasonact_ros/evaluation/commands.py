@@ -12,21 +12,13 @@ import json
 import sys
 from pathlib import Path
 
+from reasonact_ros.arguments import positive_int
+
 
 def _usage_error(message: str) -> Exception:
     from reasonact_ros.cli import UsageError
 
     return UsageError(message)
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
 
 
 def _scenario_names(value: str) -> tuple[str, ...]:
@@ -48,16 +40,16 @@ def add_commands(commands) -> None:
                           help="smoke | full | replay | a suite YAML path (default: smoke)")
     evaluate.add_argument("--scenarios", type=_scenario_names, default=None, metavar="A,B",
                           help="only these scenarios (names or YAML paths)")
-    evaluate.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
+    evaluate.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                           help="seeds per scenario: the scenario's seed, +1, ... +N-1")
     evaluate.add_argument("--planner", choices=PLANNERS, default=None)
     evaluate.add_argument("--reasoner", choices=REASONERS, default=None)
     evaluate.add_argument("--instruction", default=None, help="natural-language instruction")
     evaluate.add_argument("--endpoint", default=None,
                           help="OpenAI-compatible endpoint for --reasoner llm")
-    evaluate.add_argument("--mppi-samples", type=_positive_int, default=None, metavar="N",
+    evaluate.add_argument("--mppi-samples", type=positive_int, default=None, metavar="N",
                           help="MPPI rollouts per cycle (default: the suite's or 2000)")
-    evaluate.add_argument("--jobs", type=_positive_int, default=None, metavar="J",
+    evaluate.add_argument("--jobs", type=positive_int, default=None, metavar="J",
                           help="episodes in parallel, one process each")
     evaluate.add_argument("--no-gifs", action="store_true",
                           help="do not record top-down GIFs of failed episodes")

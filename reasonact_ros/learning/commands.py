@@ -13,19 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+from reasonact_ros.arguments import positive_int
 from reasonact_ros.learning.errors import ERRORS, DetectorChoiceError
 
 __all__ = ["ERRORS", "add_commands"]
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return number
 
 
 def _seed(value: str) -> int:
@@ -46,7 +37,7 @@ def add_commands(commands) -> None:
                     "manifest of counts, seeds, settings and sha256 of every file.")
     collect.add_argument("--scenarios", default="all",
                          help="comma-separated scenario names or 'all' (default: all)")
-    collect.add_argument("--frames", type=_positive_int, required=True, metavar="N")
+    collect.add_argument("--frames", type=positive_int, required=True, metavar="N")
     collect.add_argument("--out", type=Path, required=True, metavar="DIR",
                          help="new output directory")
     collect.add_argument("--seed", type=_seed, default=0, metavar="S")
@@ -63,10 +54,10 @@ def add_commands(commands) -> None:
                        help="model file to write (.pt)")
     train.add_argument("--val", type=Path, default=None, metavar="DIR",
                        help="validation data set (default: the last 10%% of --data)")
-    train.add_argument("--epochs", type=_positive_int, default=12, metavar="E")
+    train.add_argument("--epochs", type=positive_int, default=12, metavar="E")
     train.add_argument("--seed", type=_seed, default=0, metavar="S")
-    train.add_argument("--batch-size", type=_positive_int, default=16)
-    train.add_argument("--threads", type=_positive_int, default=2)
+    train.add_argument("--batch-size", type=positive_int, default=16)
+    train.add_argument("--threads", type=positive_int, default=2)
     train.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")
     train.add_argument("--init", type=Path, default=None, metavar="MODEL",
                        help="start from this model file's weights (fine-tuning)")
@@ -81,7 +72,7 @@ def add_commands(commands) -> None:
     evaluate.add_argument("--model", required=True, metavar="MODEL|hog|ssd|trained",
                           help="a model file, 'trained' (the shipped model), 'hog' or 'ssd'")
     evaluate.add_argument("--out", type=Path, required=True, metavar="DIR")
-    evaluate.add_argument("--threads", type=_positive_int, default=2)
+    evaluate.add_argument("--threads", type=positive_int, default=2)
     evaluate.set_defaults(run=_run_evaluate)
 
 
