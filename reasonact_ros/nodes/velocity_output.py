@@ -6,6 +6,7 @@ import math
 import threading
 
 from geometry_msgs.msg import Twist, TwistStamped
+from rclpy.duration import Duration
 
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.scene import Velocity2D
@@ -40,6 +41,10 @@ class VelocityPublisher:
         with self._lock:
             self.stopped = True
             self._send(Velocity2D(0.0, 0.0))
+        # The process is about to destroy its participant: without waiting for the
+        # subscribers' acknowledgement the zero can die with it, and the last command the
+        # base saw stays a forward one.
+        self._publisher.wait_for_all_acked(Duration(seconds=0.5))
 
     def _send(self, velocity: Velocity2D) -> None:
         twist = conversions.twist_to_msg(velocity)
