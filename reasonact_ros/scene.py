@@ -73,6 +73,9 @@ class TrackedObject:
     confidence: float = 1.0  # [0, 1]
     age_s: float = 0.0  # [s] since the track was confirmed
     on_walkway: bool = False
+    # False for a tentative track: seen once or twice, not yet as often as the tracker
+    # needs. Reported so that the first scan can slow the robot; nothing else uses it.
+    confirmed: bool = True
 
     @property
     def position(self) -> np.ndarray:
@@ -154,7 +157,9 @@ class Scene:
     frame_id: str = "odom"
 
     def people(self) -> tuple[TrackedObject, ...]:
-        return tuple(o for o in self.objects if o.label == ObjectClass.PEDESTRIAN)
+        """Confirmed pedestrians (tentative tracks have no velocity worth predicting)."""
+        return tuple(o for o in self.objects
+                     if o.label == ObjectClass.PEDESTRIAN and o.confirmed)
 
     def find(self, object_id: int) -> TrackedObject | None:
         return next((o for o in self.objects if o.id == object_id), None)

@@ -27,3 +27,26 @@ def test_after_stop_only_zero_leaves():
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def test_slow_to_resends_the_last_command_scaled_down_on_the_same_arc():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("velocity_output_slow_probe", context=context)
+    try:
+        sent = []
+        output = VelocityPublisher(node, "cmd_vel_probe", stamped=False)
+        output._send = sent.append
+        output.publish(Velocity2D(1.2, 0.3))
+        assert output.slow_to(1.5) is None  # already slower: nothing is sent
+        slowed = output.slow_to(0.6)
+        assert slowed.linear == 0.6 and math.isclose(slowed.angular, 0.15)
+        assert output.slow_to(0.0) == Velocity2D(0.0, 0.0)
+        assert sent == [Velocity2D(1.2, 0.3), slowed, Velocity2D(0.0, 0.0)]
+        assert output.last == Velocity2D(0.0, 0.0)
+        output.stop()
+        output.publish(Velocity2D(1.0, 0.0))
+        assert output.slow_to(0.5) is None  # after the final zero nothing moves
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)

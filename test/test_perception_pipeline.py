@@ -156,3 +156,20 @@ def test_crowd_tracking_meets_the_targets():
     # One 30 s run holds ~150 track-seconds: allow two switches (the target, 1 per 100 s,
     # is measured over ten 60 s seeds in the report).
     assert result["id_switches"] <= 2
+
+
+def test_a_new_person_is_reported_unconfirmed_on_the_first_scan_and_confirmed_later():
+    pipeline = PerceptionPipeline()
+    pipeline.process_scan(walker_scan(0.0, x0=4.0, speed=0.0), 0.0)
+    scene = pipeline.scene(0.0, Pose2D())
+    first_id = scene.objects[0].id
+    assert [(o.label, o.confirmed) for o in scene.objects] == [(ObjectClass.PEDESTRIAN, False)]
+    assert scene.objects[0].x == pytest.approx(4.0, abs=0.3)
+    assert scene.people() == ()  # the planner predicts confirmed people only
+    for k in (1, 2):
+        pipeline.process_scan(walker_scan(0.1 * k, x0=4.0, speed=0.0), 0.1 * k)
+    scene = pipeline.scene(0.2, Pose2D())
+    assert [(o.id, o.confirmed) for o in scene.objects] == [(first_id, True)]
+    quiet = PerceptionPipeline(PerceptionConfig(report_tentative=False))
+    quiet.process_scan(walker_scan(0.0, x0=4.0, speed=0.0), 0.0)
+    assert quiet.scene(0.0, Pose2D()).objects == ()

@@ -122,3 +122,17 @@ def test_a_sideways_walker_leaving_our_lane_is_moving_away_and_never_enters():
 def test_describe_scene_with_ids_names_each_object():
     text = describe_scene(scene(person(7, 4.0, 0.0, vx=-1.0)), with_ids=True)
     assert "A pedestrian (id 7) is on the walkway 4.0 m ahead" in text
+
+
+def test_tentative_tracks_are_left_out_of_facts_and_text_unless_asked_for():
+    from reasonact_ros.reasoning.facts import describe_scene, scene_facts
+    from reasonact_ros.scene import ObjectClass, Pose2D, Scene, TrackedObject
+
+    scene = Scene(stamp=0.0, robot=Pose2D(), objects=(
+        TrackedObject(1, ObjectClass.PEDESTRIAN, 3.0, 0.0),
+        TrackedObject(2, ObjectClass.PEDESTRIAN, 2.0, 0.0, confirmed=False)))
+    assert [f.id for f in scene_facts(scene)] == [1]
+    assert [(f.id, f.confirmed) for f in scene_facts(scene, include_unconfirmed=True)] == [
+        (2, False), (1, True)]
+    assert "2.0 m" not in describe_scene(scene)
+    assert [o.id for o in scene.people()] == [1]

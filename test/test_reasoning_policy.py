@@ -92,3 +92,45 @@ def test_instruction_constraints_bound_the_rules_action(intent):
         assert action["max_speed"] <= intent.max_speed
     if intent.min_distance is not None:
         assert action["min_clearance"] >= intent.min_distance
+
+
+def tentative(object_id, x, y):
+    return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, confirmed=False)
+
+
+def test_something_new_in_our_lane_slows_us_on_its_first_scan():
+    action = decide(tentative(9, 4.0, 0.2))
+    assert action["behavior"] == "SLOW" and action["max_speed"] <= 0.8
+    assert "Something new appeared 4.0 m ahead" in action["thought"]
+    # Beside the lane, behind us or far ahead, an unconfirmed return changes nothing.
+    for x, y in ((4.0, 2.5), (-1.0, 0.0), (9.0, 0.0)):
+        assert decide(tentative(9, x, y))["behavior"] == "FOLLOW_WALKWAY"
+
+
+def test_a_tentative_track_never_stops_us_and_never_relaxes_a_decision():
+    # Closer than the stop distance: a confirmed person stops us, an unconfirmed one slows.
+    assert decide(person(4, 0.9, 0.0))["behavior"] == "STOP"
+    assert decide(tentative(4, 0.9, 0.0))["behavior"] == "SLOW"
+    # A slower rule already acting keeps acting.
+    crossing = person(5, 2.0, 1.6, vy=-1.0)
+    assert decide(crossing, tentative(6, 3.0, 0.0))["behavior"] in ("STOP", "YIELD")
+
+
+def test_a_post_before_a_barrier_is_passed_on_the_barriers_open_side_from_anywhere():
+    # narrow_passage: road works cover the right of the walkway from y=-1.5 to 0.3; a post
+    # stands on the centre line just before them. The open side is the left, whichever of
+    # the barrier's cells or the post is nearest, and wherever the robot is across the lane.
+    post = TrackedObject(500, ObjectClass.UNKNOWN, 4.0, 0.0, radius=0.15)
+    barrier = [TrackedObject(600 + k, ObjectClass.OBSTACLE, 5.2, y, radius=0.2)
+               for k, y in enumerate((-1.3, -0.9, -0.5, -0.1, 0.1))]
+    for robot_y in (-0.4, 0.0, 0.3):
+        scene = Scene(stamp=0.0, robot=Pose2D(0.0, robot_y, 0.0),
+                      robot_velocity=Velocity2D(0.8, 0.0), objects=(post, *barrier),
+                      walkway=WALKWAY, health=HEALTHY)
+        assert POLICY.propose(scene, None, 0.0)["behavior"] == "PASS_LEFT", robot_y
+
+
+def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
+    action = decide(person(1, 0.9, 0.1, vx=1.0))
+    assert action["behavior"] == "SLOW" and 0.0 < action["max_speed"] < 1.0
+    assert decide(person(1, 0.9, 0.1, vx=-1.0))["behavior"] == "STOP"  # coming at us

@@ -230,7 +230,7 @@ class RobotStandIn:
         import rclpy
         from geometry_msgs.msg import Twist
         from nav_msgs.msg import Odometry
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import LaserScan
 
         from reasonact_ros.msg import BehaviorDecision
@@ -260,7 +260,9 @@ class RobotStandIn:
         self.behavior_since = time.monotonic()
         self.node.create_timer(0.05, self._publish_odom)
         self.node.create_timer(0.1, self._publish_scan)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        # Short callbacks only; one thread spares the nodes under test the GIL hand-offs
+        # of a thread pool on the same two cores.
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
         self._spinner.start()

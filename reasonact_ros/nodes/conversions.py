@@ -104,6 +104,7 @@ def tracked_object_to_msg(obj: TrackedObjectData) -> TrackedObject:
     msg.confidence = float(obj.confidence)
     msg.age = float(obj.age_s)
     msg.on_walkway = bool(obj.on_walkway)
+    msg.confirmed = bool(obj.confirmed)
     return msg
 
 
@@ -116,6 +117,7 @@ def tracked_object_from_msg(msg: TrackedObject) -> TrackedObjectData:
         id=int(msg.id), label=label, x=msg.position.x, y=msg.position.y,
         vx=msg.velocity.x, vy=msg.velocity.y, radius=msg.radius,
         confidence=msg.confidence, age_s=msg.age, on_walkway=msg.on_walkway,
+        confirmed=msg.confirmed,
     )
 
 

@@ -12,7 +12,11 @@ import signal
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.signals import SignalHandlerOptions
 
 
@@ -29,7 +33,12 @@ def spin_node(node_class, args=None) -> int:
     node = executor = None
     try:
         node = node_class()
-        executor = MultiThreadedExecutor(num_threads=3)
+        # A node whose callbacks are all short says so (executor_threads = 1): rclpy's
+        # multi-threaded executor hands each callback between threads under the GIL, which
+        # costs a periodic timer its regularity.
+        threads = getattr(node, "executor_threads", 3)
+        executor = (SingleThreadedExecutor() if threads == 1
+                    else MultiThreadedExecutor(num_threads=threads))
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

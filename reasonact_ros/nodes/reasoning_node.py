@@ -1,9 +1,12 @@
 """reasoning_node: scene + instruction in, validated ``decision`` out, never blocking.
 
-A timer at ``decision_rate`` asks the ReasoningEngine for a decision; the
-engine answers at once with a rules decision while an LLM call (if a back-end
-is configured) runs in the background, so a slow or dead model never delays a
-decision. Everything published on ``decision`` has passed the validator.
+Each arriving scene asks the ReasoningEngine for a decision at once (event
+driven: a person appearing in a scan changes the decision within that scan's
+processing, not a timer period later); a timer at ``decision_rate`` decides
+when no scene did for a period. The engine answers at once with a rules
+decision while an LLM call (if a back-end is configured) runs in the
+background, so a slow or dead model never delays a decision. Everything
+published on ``decision`` has passed the validator.
 
 Outputs: ``decision``, ``~/explanation``, ``~/scene_text``, ``~/trace`` (one
 JSON ReAct record per step) and ``~/stats`` (JSON counters).
@@ -48,6 +51,10 @@ class ReasoningNode(Node):
             self, "instruction_embeddings", True,
             "Ground instructions with the all-MiniLM-L6-v2 sentence model (loaded at the "
             "first instruction, ~4 s); false uses keyword rules only", read_only=True)
+        self._decide_on_scene = declare(
+            self, "decide_on_scene", True,
+            "Decide as each scene arrives; false decides on the decision_rate timer only",
+            read_only=True)
         self._scene_timeout = declare(self, "scene_timeout", 0.5,
                                       "No decision from a scene older than this [s]",
                                       low=0.05, high=10.0)
@@ -72,13 +79,14 @@ class ReasoningNode(Node):
                                        validity_s=validity, llm_timeout_s=llm_timeout)
         self._scene = None
         self._scene_received = None
+        self._period = 1.0 / rate
+        self._last_decided = -float("inf")
 
-        inputs = MutuallyExclusiveCallbackGroup()
         instructions = MutuallyExclusiveCallbackGroup()  # grounding may load a model
-        decide = MutuallyExclusiveCallbackGroup()
+        decide = MutuallyExclusiveCallbackGroup()  # scenes decide too: one step at a time
         self._limits = limits
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
-                                 callback_group=inputs)
+                                 callback_group=decide)
         # A short queue: instructions sent while the first one loads the embedding model
         # are answered in order instead of only the newest.
         self.create_subscription(String, "instruction", self._on_instruction,
@@ -91,7 +99,7 @@ class ReasoningNode(Node):
         self._trace_publisher = self.create_publisher(String, "~/trace", 10)
         self._stats_publisher = self.create_publisher(String, "~/stats", 1)
         self._marker_publisher = self.create_publisher(Marker, "~/decision_marker", 1)
-        self.create_timer(1.0 / rate, self._decide, callback_group=decide)
+        self.create_timer(self._period, self._on_timer, callback_group=decide)
         self.create_timer(1.0, self._publish_stats, callback_group=decide)
         self._last_explanation = ""
 
@@ -104,6 +112,16 @@ class ReasoningNode(Node):
             self._scene_received = self._now()
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
+            return
+        if self._decide_on_scene:
+            self._decide()
+
+    def _on_timer(self) -> None:
+        # Only when no scene decided within the last period (or after a backwards clock
+        # jump): the timer is the heartbeat, scenes are the pace.
+        since = self._now() - self._last_decided
+        if not self._decide_on_scene or not 0.0 <= since < 0.9 * self._period:
+            self._decide()
 
     def _load_embeddings(self) -> None:
         """Swap in a grounder with sentence embeddings, once, at the first instruction."""
@@ -144,6 +162,7 @@ class ReasoningNode(Node):
         if self._scene is None or not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return  # the planner's stale-decision fallback takes over
         output = self._engine.step(self._scene, now)
+        self._last_decided = now
         self._decision_publisher.publish(conversions.decision_to_msg(output.decision))
         self._scene_text_publisher.publish(String(data=output.scene_text))
         self._trace_publisher.publish(String(data=json.dumps(output.trace, default=str)))

@@ -24,6 +24,7 @@ class VelocityPublisher:
         self.rejected_non_finite = 0
         self._lock = threading.Lock()
         self.stopped = False
+        self.last = Velocity2D(0.0, 0.0)  # the last velocity sent
 
     def publish(self, velocity: Velocity2D) -> Velocity2D:
         if not (math.isfinite(velocity.linear) and math.isfinite(velocity.angular)):
@@ -33,6 +34,21 @@ class VelocityPublisher:
             if self.stopped:  # after the final zero nothing else may leave
                 velocity = Velocity2D(0.0, 0.0)
             self._send(velocity)
+            self.last = velocity
+        return velocity
+
+    def slow_to(self, max_linear: float) -> Velocity2D | None:
+        """Re-send the last velocity scaled down (same arc) so that its forward speed is
+        at most ``max_linear``; None when it already was. For reacting to a new, lower
+        limit between two control cycles."""
+        with self._lock:
+            last = self.last
+            if self.stopped or last.linear <= max_linear:
+                return None
+            scale = max(max_linear, 0.0) / last.linear
+            velocity = Velocity2D(last.linear * scale, last.angular * scale)
+            self._send(velocity)
+            self.last = velocity
         return velocity
 
     def stop(self) -> None:
@@ -41,6 +57,7 @@ class VelocityPublisher:
         with self._lock:
             self.stopped = True
             self._send(Velocity2D(0.0, 0.0))
+            self.last = Velocity2D(0.0, 0.0)
         # The process is about to destroy its participant: without waiting for the
         # subscribers' acknowledgement the zero can die with it, and the last command the
         # base saw stays a forward one.

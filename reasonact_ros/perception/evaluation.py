@@ -70,8 +70,9 @@ def _obstacle_labels(obstacles: list[TrackedObject], reported, radius: float, fr
 
 
 def _is_person_track(obj: TrackedObject) -> bool:
-    """Tracks that claim a possible person: not obstacles and not obstacle-map cells."""
-    return obj.id < OBSTACLE_ID_BASE and obj.label != ObjectClass.OBSTACLE
+    """Confirmed tracks that claim a possible person: not obstacles, not obstacle-map cells
+    (tentative tracks are a hint for slowing down, not a claim)."""
+    return obj.confirmed and obj.id < OBSTACLE_ID_BASE and obj.label != ObjectClass.OBSTACLE
 
 
 def _visible_in_camera(people: list[TrackedObject], world, robot: Pose2D,
@@ -177,7 +178,8 @@ def evaluate_perception(world_factory: Callable[[], object], seconds: float = 60
         labelled_people += sum(label_of[t] == ObjectClass.PEDESTRIAN for _, t in pairs)
         matched_pairs += len(pairs)
         obstacle_frames, obstacle_as_person = _obstacle_labels(
-            obstacles, scene.objects, match_radius, obstacle_frames, obstacle_as_person)
+            obstacles, [o for o in scene.objects if o.confirmed], match_radius, obstacle_frames,
+            obstacle_as_person)
     result = mot.summary()
     everyone = mot_all.summary()
     for key in ("mota", "id_switches_per_100_track_s", "misses", "false_positives"):

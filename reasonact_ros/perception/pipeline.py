@@ -61,6 +61,9 @@ class PerceptionConfig:
     range_std_base: float = 0.04  # [m] cluster centre noise next to the sensor
     range_std_per_m: float = 0.005  # [m/m] grows with range as beams thin out
     single_return_std: float = 0.15  # [m] a lone return could be anywhere on a body's face
+    # Tentative tracks seen in the latest scan are reported too, flagged unconfirmed: the
+    # reasoning side may slow for one on the first scan instead of three scans later.
+    report_tentative: bool = True
 
     def __post_init__(self):
         for name in ("scan_timeout", "camera_timeout", "moving_speed", "camera_gate",
@@ -265,7 +268,8 @@ class PerceptionPipeline:
         cfg = self.config
         tracked = []
         for t in self.tracker.tracks:
-            if not t.is_reported:
+            tentative = t.status == TrackStatus.TENTATIVE
+            if not (t.is_reported or (tentative and cfg.report_tentative and t.misses == 0)):
                 continue
             label, confidence = self._label(t, now)
             if t.status == TrackStatus.LOST:
@@ -275,7 +279,8 @@ class PerceptionPipeline:
             tracked.append(TrackedObject(
                 id=t.id, label=label, x=float(pos[0]), y=float(pos[1]), vx=float(t.state[2]),
                 vy=float(t.state[3]), radius=float(t.radius), confidence=float(confidence),
-                age_s=float(now - (t.confirmed_at if t.confirmed_at is not None else now))))
+                age_s=float(now - (t.confirmed_at if t.confirmed_at is not None else now)),
+                confirmed=not tentative))
         objects = tuple(tracked) + self._cell_objects
         if self.walkway is not None and objects:
             inside = self.walkway.contains(np.array([[o.x, o.y] for o in objects]))
@@ -326,4 +331,4 @@ def _with_walkway(obj: TrackedObject, on_walkway: bool) -> TrackedObject:
         return obj
     return TrackedObject(id=obj.id, label=obj.label, x=obj.x, y=obj.y, vx=obj.vx, vy=obj.vy,
                          radius=obj.radius, confidence=obj.confidence, age_s=obj.age_s,
-                         on_walkway=on_walkway)
+                         on_walkway=on_walkway, confirmed=obj.confirmed)

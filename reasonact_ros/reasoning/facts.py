@@ -46,6 +46,7 @@ class ObjectFact:
     speed_mps: float = 0.0  # the object's own speed over ground
     radius_m: float = 0.3
     enters_path_s: float = math.inf  # until its sideways motion brings it into our path strip
+    confirmed: bool = True  # False: a tentative track (seen once or twice), see scene_facts
 
 
 def _robot_velocity_odom(scene: Scene) -> np.ndarray:
@@ -125,6 +126,7 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
         speed_mps=obj.speed,
         radius_m=obj.radius,
         enters_path_s=path_entry_time(lateral, lateral_speed, PATH_HALF_WIDTH_M + obj.radius),
+        confirmed=obj.confirmed,
     )
 
 
@@ -137,10 +139,16 @@ def path_entry_time(lateral: float, lateral_speed: float, half_width: float) -> 
     return (abs(lateral) - half_width) / abs(lateral_speed)
 
 
-def scene_facts(scene: Scene) -> tuple[ObjectFact, ...]:
-    """One fact per tracked object with finite coordinates, nearest first."""
+def scene_facts(scene: Scene, include_unconfirmed: bool = False) -> tuple[ObjectFact, ...]:
+    """One fact per tracked object with finite coordinates, nearest first.
+
+    Tentative tracks are left out unless asked for: their velocity means little yet, and
+    a language model should reason about what perception is sure of. The rules take them
+    to slow down early (RulesPolicy, "something new in our lane").
+    """
     objects = [o for o in scene.objects
-               if all(math.isfinite(v) for v in (o.x, o.y, o.vx, o.vy, o.radius))]
+               if (o.confirmed or include_unconfirmed)
+               and all(math.isfinite(v) for v in (o.x, o.y, o.vx, o.vy, o.radius))]
     if not objects:
         return ()
     # A walkway polygon, when known, is better evidence than a per-track flag.

@@ -11,7 +11,8 @@ Its rules, first match wins:
 
 1. the operator said wait                          → STOP
 2. sensors not fresh                               → SLOW
-3. someone closer than ~1 m in front               → STOP
+3. someone closer than ~1 m in front               → STOP (SLOW behind them if they
+                                                      walk away from us our way)
 4. a person running across/towards our path ahead  → STOP
 5. a person crossing who will be in our lane soon  → STOP (imminent) / YIELD
 6. someone in our lane about to be hit (TTC small) → STOP
@@ -21,6 +22,10 @@ Its rules, first match wins:
 10. a slower person ahead walking our way          → PASS_LEFT (overtake)
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
+
+Only confirmed tracks take part in these. Then, when the answer would be faster than
+``CAUTION_SPEED_MPS``, a tentative track in our lane (seen on one or two scans) makes
+it SLOW: the fast reaction to something appearing ahead.
 """
 
 from __future__ import annotations
@@ -53,9 +58,13 @@ CROWD_COUNT = 4  # this many people within CROWD_RADIUS_M in front is a crowd
 CROWD_RADIUS_M = 6.0
 PASS_LOOKAHEAD_M = 6.0
 NEARBY_M = 1.8  # people this close beside us: slow down
+FOLLOW_SPEED_FRACTION = 0.7  # behind someone close ahead walking our way: this x their speed
+BLOCKER_GROUP_M = 2.0  # standing things this close along our way block the walkway together
 
 CRUISE_SPEED_MPS = 1.3  # a brisk walking pace when nothing asks for less
 PASS_SPEED_MPS = 0.8
+CAUTION_SPEED_MPS = PASS_SPEED_MPS  # for a return not yet confirmed as a track
+CAUTION_LOOKAHEAD_M = 6.0
 SLOW_SPEED_MPS = 0.4
 YIELD_SPEED_MPS = 0.2
 DEFAULT_CLEARANCE_M = 1.0
@@ -82,8 +91,25 @@ def _is_static_obstacle(fact: ObjectFact) -> bool:
     return fact.label != ObjectClass.PEDESTRIAN and fact.speed_mps < STATIC_SPEED_MPS
 
 
+def _is_blocking(fact: ObjectFact) -> bool:
+    """Something to drive around rather than to meet: standing, or not a person."""
+    return fact.relative_motion == "standing" or not _is_person(fact)
+
+
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
     return fact.forward_m > 0.0 and abs(fact.lateral_m) <= half_width + fact.radius_m
+
+
+def _new_in_lane(facts) -> ObjectFact | None:
+    """The nearest tentative track in our lane within CAUTION_LOOKAHEAD_M, if any.
+
+    The tracker needs three scans (0.2 s at 10 Hz) to confirm a track; slowing on the
+    first scan, before anyone knows what it is, is what makes the reaction fast. A slow-down,
+    never a stop: one spurious cluster must not halt the robot, and the safety layer
+    stops for anything close on the raw scan anyway.
+    """
+    return next((f for f in facts if not f.confirmed and _in_lane(f)
+                 and f.forward_m <= CAUTION_LOOKAHEAD_M), None)
 
 
 class RulesPolicy:
@@ -96,8 +122,15 @@ class RulesPolicy:
         self.limits = limits or Limits()
 
     def propose(self, scene: Scene, intent: Intent | None, now: float) -> dict:
-        facts = scene_facts(scene)
+        every_fact = scene_facts(scene, include_unconfirmed=True)
+        facts = tuple(f for f in every_fact if f.confirmed)
         behavior, speed, clearance, target, why = self._decide(scene, facts, intent)
+        if speed > CAUTION_SPEED_MPS and behavior != Behavior.STOP:
+            new = _new_in_lane(every_fact)
+            if new is not None:
+                behavior, speed, target = Behavior.SLOW, CAUTION_SPEED_MPS, NO_TARGET
+                why = (f"Something new appeared {new.distance_m:.1f} m ahead in our lane: "
+                       "slow down until it is identified.")
         limits = self.limits
         cap = limits.max_linear_speed
         if intent is not None and intent.max_speed is not None:
@@ -137,6 +170,12 @@ class RulesPolicy:
         for fact in stoppable:
             if (fact.distance_m < CLOSE_STOP_M + fact.radius_m and fact.forward_m > 0.0
                     and abs(fact.lateral_m) <= CLOSE_STOP_HALF_WIDTH_M + fact.radius_m):
+                if _is_person(fact) and fact.relative_motion == "same_direction":
+                    # Walking away from us our way: stopping would only open a hole in the
+                    # flow for the people behind to walk into. Follow, slower than them.
+                    return (Behavior.SLOW, FOLLOW_SPEED_FRACTION * fact.speed_mps,
+                            PASS_CLEARANCE_M, fact.id,
+                            "They walk just ahead of us our way: follow behind, slower.")
                 return (Behavior.STOP, 0.0, PASS_CLEARANCE_M, fact.id,
                         "It is too close in front of us: stop.")
 
@@ -178,9 +217,8 @@ class RulesPolicy:
                         f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
 
         for fact in relevant:
-            blocking = fact.relative_motion == "standing" or not _is_person(fact)
-            if blocking and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
-                side = self._side_with_room(scene, fact, keep_side)
+            if _is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
+                side = self._side_with_room(scene, fact, keep_side, relevant)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"It is in our way: pass on the {side.name[5:].lower()}, "
                         "where there is more room.")
@@ -212,11 +250,22 @@ class RulesPolicy:
         return Behavior.PASS_RIGHT
 
     @staticmethod
-    def _side_with_room(scene: Scene, fact: ObjectFact, keep_side: str | None) -> Behavior:
-        """Pass a standing person or obstacle on the side with more room (walkway edges)."""
+    def _side_with_room(scene: Scene, fact: ObjectFact, keep_side: str | None,
+                        others: list[ObjectFact] = ()) -> Behavior:
+        """Pass a standing person or obstacle on the side with more room (walkway edges).
+
+        Things standing next to it (within BLOCKER_GROUP_M along our way) block with it:
+        a barrier seen as several obstacle cells, a post in front of road works. The room
+        beside the group is the narrowest room beside any member, so every cell of a
+        barrier gives the same answer and the side does not flip as the nearest one changes.
+        """
         room_left, room_right = math.inf, math.inf
         if scene.walkway is not None:
-            room_left, room_right = _room_beside(scene, fact)
+            group = [f for f in others if f.id != fact.id and _is_blocking(f)
+                     and abs(f.forward_m - fact.forward_m) <= BLOCKER_GROUP_M]
+            rooms = [_room_beside(scene, member) for member in [fact, *group]]
+            room_left = min(left for left, _ in rooms)
+            room_right = min(right for _, right in rooms)
         if math.isfinite(room_left) or math.isfinite(room_right):
             if abs(room_left - room_right) > 0.3:
                 return Behavior.PASS_LEFT if room_left > room_right else Behavior.PASS_RIGHT

@@ -205,6 +205,8 @@ class _Run:
     def _collect(self, scene: Scene) -> None:
         robot = scene.robot
         for obj in scene.objects:
+            if not obj.confirmed:
+                continue
             if obj.label == ObjectClass.OBSTACLE:
                 if self.scenes % 10 == 0:
                     self.obstacles.append((obj.x, obj.y))
