@@ -125,7 +125,10 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         nodes["reasoning"] = ReasoningNode(context=context, parameter_overrides=overrides)
     planner_overrides = [sim_time, *from_scenario.get("planner_node", []),
                          Parameter("planner", value=options.planner),
-                         Parameter("use_decisions", value=options.reasoner != "none")]
+                         Parameter("use_decisions", value=options.reasoner != "none"),
+                         # The world waits for the planner: judge MPPI by its own CPU time,
+                         # so a busy machine does not hand episodes over to DWA.
+                         Parameter("deadline_clock", value="cpu")]
     if options.mppi_samples:
         planner_overrides.append(Parameter("mppi_samples", value=int(options.mppi_samples)))
     nodes["planner"] = PlannerNode(context=context, parameter_overrides=planner_overrides)

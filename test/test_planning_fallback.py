@@ -40,3 +40,22 @@ def test_fallback_takes_over_after_missed_deadlines_and_hands_back():
     assert planner.switches == 2 and planner.using_fallback
     with pytest.raises(ValueError):
         FallbackPlanner(late, DWAPlanner(), deadline_ms=0.0)
+
+
+def test_a_cpu_clock_deadline_ignores_time_lost_to_other_processes():
+    class _Preempted(_Late):
+        def plan(self, inp):
+            result = super().plan(inp)
+            result.compute_cpu_ms = 10.0  # late by the wall clock, quick on its own CPU
+            return result
+
+    inp = PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((4.0, 0.0),)), (), NO_POINTS, None,
+                       Decision(Behavior.PROCEED, 1.0, 0.6, 1e9), Limits())
+    on_cpu = FallbackPlanner(_Preempted(), DWAPlanner(), deadline_ms=33.0, misses_to_switch=2,
+                             clock="cpu")
+    on_wall = FallbackPlanner(_Preempted(), DWAPlanner(), deadline_ms=33.0, misses_to_switch=2)
+    for _ in range(5):
+        on_cpu.plan(inp), on_wall.plan(inp)
+    assert on_cpu.switches == 0 and on_wall.switches == 1
+    with pytest.raises(ValueError, match="clock"):
+        FallbackPlanner(_Late(), DWAPlanner(), clock="sim")

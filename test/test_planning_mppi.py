@@ -353,3 +353,12 @@ def test_the_goal_path_length_leads_out_of_a_cup(around_obstacles):
     else:  # the straight line keeps the robot in the cup: what the field is for
         assert log["status"][-1] != "goal_reached"
         assert max(p.x for p in log["poses"]) < 3.5
+
+
+def test_slows_down_over_the_last_metre_to_the_goal():
+    log = run(small_planner(), Goal(((4.0, 0.0),)))
+    assert log["status"][-1] == "goal_reached"
+    for pose, command in zip(log["poses"], log["commands"], strict=True):
+        left = math.hypot(4.0 - pose.x, pose.y) - 0.3
+        assert command.linear <= max(0.2, 0.8 * left) + 1e-6
+    assert max(c.linear for c in log["commands"]) > 1.0  # far from the goal it cruises

@@ -8,6 +8,12 @@ smoother pattern), so a slow message never delays a control cycle.
 
 Staleness rules: no fresh decision -> the conservative default decision; no
 fresh scene -> stop (perception may be dead, people may be anywhere).
+
+A decision that lowers the speed limit acts at once: the last command is sent
+again, scaled down to the new limit on the same arc, without waiting for the
+next cycle (``react_to_decisions``). Each cycle's command is capped by the
+newest decision at publishing time, so a cycle that started before the
+decision arrived cannot speed the robot up again.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ from reasonact_ros.scene import (
 
 
 class PlannerNode(Node):
+    # Inputs only store the latest message and the cycle is the one long callback: one
+    # thread keeps the control timer regular (see spin_node).
+    executor_threads = 1
+
     def __init__(self, **kwargs):
         super().__init__("planner_node", **kwargs)
         self._odom_frame = declare(self, "odom_frame", "odom", "Odometry frame (REP-105)",
@@ -57,6 +67,11 @@ class PlannerNode(Node):
         deadline_s = declare(self, "deadline", 0.045,
                              "MPPI cycles slower than this, 3 in a row, hand over to DWA for "
                              "40 cycles [s]", low=0.001, high=1.0, read_only=True)
+        deadline_clock = declare(
+            self, "deadline_clock", "wall",
+            "What the deadline measures: wall (a robot) or cpu, the planning thread's CPU "
+            "time (lockstep simulation, where the world waits and load should not matter)",
+            read_only=True)
         self._scene_timeout = declare(self, "scene_timeout", 0.5,
                                       "Older scenes stop the robot [s]", low=0.05, high=10.0)
         self._goal_tolerance = declare(self, "goal_tolerance", 0.3, "Goal radius [m]",
@@ -74,9 +89,22 @@ class PlannerNode(Node):
             self, "use_decisions", True,
             "Obey BehaviorDecision; false drives at the limits (the no-reasoning baseline)",
             read_only=True)
+        self._react_to_decisions = declare(
+            self, "react_to_decisions", True,
+            "Slow cmd_vel_nav down as soon as a decision lowers the speed limit, between "
+            "cycles", read_only=True)
         self._limits = declare_limits(self)
         planner_params = {}
+        threads = declare(
+            self, "torch_threads", 1,
+            "Threads for MPPI's tensors. One is steadier than two on a small robot computer: "
+            "with two, each cycle waits at OpenMP barriers for a thread another process has "
+            "pre-empted (measured: p95 15.8 ms alone, 396 ms beside a busy process)",
+            low=1, high=64, read_only=True)
         if planner_name == "mppi":
+            import torch
+
+            torch.set_num_threads(threads)
             planner_params = {
                 "samples": declare(self, "mppi_samples", 2000, "MPPI rollouts per cycle",
                                    low=16, high=20000, read_only=True),
@@ -88,7 +116,7 @@ class PlannerNode(Node):
         self._planner = make_planner(planner_name, **planner_params)
         if planner_name != "dwa":
             self._planner = FallbackPlanner(self._planner, make_planner("dwa"),
-                                            deadline_ms=deadline_s * 1e3)
+                                            deadline_ms=deadline_s * 1e3, clock=deadline_clock)
 
         self._goal: Goal | None = None
         if len(route) >= 2:
@@ -144,6 +172,18 @@ class PlannerNode(Node):
             self._decision = conversions.decision_from_msg(msg)
         except ValueError as error:
             self.get_logger().warning(f"decision rejected: {error}", throttle_duration_sec=2.0)
+            return
+        if self._react_to_decisions and self._use_decisions:
+            cap = self._speed_cap(self._now())
+            if cap is not None:
+                self._cmd.slow_to(cap)
+
+    def _speed_cap(self, now: float) -> float | None:
+        """The newest decision's forward speed limit, if it is usable now."""
+        decision = self._decision
+        if decision is None or not decision.is_valid_at(now):
+            return None
+        return 0.0 if decision.behavior == Behavior.STOP else max(decision.max_speed, 0.0)
 
     def _on_scan(self, msg: LaserScan) -> None:
         self._scan = msg
@@ -237,7 +277,13 @@ class PlannerNode(Node):
             self.get_logger().warning(
                 f"MPPI missed its deadline repeatedly (last cycle {result.compute_ms:.0f} ms): "
                 "DWA plans for a while", throttle_duration_sec=5.0)
-        self._cmd.publish(self._within_limits(result.command))
+        command = self._within_limits(result.command)
+        cap = self._speed_cap(now) if self._use_decisions else None
+        if cap is not None and command.linear > cap:
+            # A decision arrived while this cycle planned: it caps the command (same arc).
+            scale = cap / command.linear
+            command = Velocity2D(cap, command.angular * scale)
+        self._cmd.publish(command)
         self._publish_status(result.status)
         self._publish_plan(result.trajectory)
         self._publish_predictions(result.predictions)

@@ -69,9 +69,10 @@ class DWAPlanner:
         self._route.reset()
 
     def plan(self, inp: PlannerInput) -> PlanResult:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         result = self._plan(inp)
         result.compute_ms = (time.perf_counter() - started) * 1e3
+        result.compute_cpu_ms = (time.thread_time() - cpu_started) * 1e3
         return result
 
     def _plan(self, inp: PlannerInput) -> PlanResult:

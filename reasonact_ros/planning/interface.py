@@ -70,7 +70,8 @@ class PlanResult:
     trajectory: np.ndarray  # (T, 3) x, y, yaw of the chosen rollout (odom)
     predictions: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (T, 2) odom
     status: str = STATUS_TRACKING
-    compute_ms: float = 0.0
+    compute_ms: float = 0.0  # wall time of the plan() call
+    compute_cpu_ms: float = 0.0  # CPU time of the calling thread in it (load-independent)
 
 
 def usable_decision(inp: PlannerInput) -> Decision:

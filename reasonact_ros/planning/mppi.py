@@ -63,6 +63,11 @@ class MPPIConfig:
     seed: int = 0
     robot_radius: float = 0.3  # [m]
     slow_speed: float = 0.5  # [m/s] cap under Behavior.SLOW
+    # Arriving: the speed cap falls with the distance left beyond the goal tolerance (Nav2's
+    # approach velocity scaling), so the last metre is slow enough to turn into the goal
+    # circle instead of orbiting it when someone pushes the robot off its line.
+    approach_gain: float = 0.8  # [1/s] cap = this x the distance left ...
+    approach_min_speed: float = 0.2  # [m/s] ... but never below this
     # goal
     progress_weight: float = 6.0  # per metre of mean distance to the carrot
     terminal_weight: float = 8.0  # per metre left at the end of the horizon
@@ -178,10 +183,11 @@ class MPPIPlanner:
         self._route.reset()
 
     def plan(self, inp: PlannerInput) -> PlanResult:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         with torch.inference_mode():
             result = self._plan(inp)
         result.compute_ms = (time.perf_counter() - started) * 1e3
+        result.compute_cpu_ms = (time.thread_time() - cpu_started) * 1e3
         return result
 
     # --- one cycle ----------------------------------------------------------------------
@@ -240,9 +246,14 @@ class MPPIPlanner:
         return PlanResult(command, trajectory, by_id, status)
 
     def _speed_cap(self, inp: PlannerInput, decision: Decision) -> float:
+        cfg = self.config
         cap = min(inp.limits.max_linear_speed, max(decision.max_speed, 0.0))
         if decision.behavior == Behavior.SLOW:
-            cap = min(cap, self.config.slow_speed)
+            cap = min(cap, cfg.slow_speed)
+        if inp.goal is not None:
+            left = math.hypot(inp.goal.final[0] - inp.robot.x,
+                              inp.goal.final[1] - inp.robot.y) - inp.goal.tolerance
+            cap = min(cap, max(cfg.approach_min_speed, cfg.approach_gain * left))
         return cap
 
     def _bounds(self, inp: PlannerInput, speed_cap: float) -> _Bounds:
