@@ -362,3 +362,13 @@ def test_slows_down_over_the_last_metre_to_the_goal():
         left = math.hypot(4.0 - pose.x, pose.y) - 0.3
         assert command.linear <= max(0.2, 0.8 * left) + 1e-6
     assert max(c.linear for c in log["commands"]) > 1.0  # far from the goal it cruises
+
+
+def test_facing_away_from_the_carrot_costs_per_radian_beyond_the_threshold():
+    from reasonact_ros.planning.costs import path_angle_cost
+
+    x = torch.zeros((3, 2))
+    y = torch.zeros((3, 2))
+    yaw = torch.tensor([[0.0, 0.5], [1.5, 1.5], [math.pi, -math.pi]])
+    cost = path_angle_cost(x, y, yaw, (5.0, 0.0), threshold=1.0, weight=2.0)
+    assert cost.tolist() == pytest.approx([0.0, 2.0 * 0.5 * 2, 2.0 * (math.pi - 1.0) * 2])

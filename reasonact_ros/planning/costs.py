@@ -35,6 +35,21 @@ def unicycle_rollout(x0: float, y0: float, yaw0: float, v: torch.Tensor, w: torc
     return x, y, yaw
 
 
+def path_angle_cost(x: torch.Tensor, y: torch.Tensor, yaw: torch.Tensor,
+                    target: tuple[float, float], threshold: float, weight: float
+                    ) -> torch.Tensor:
+    """(S,) cost of facing away from the target: ``weight`` per step per radian by which
+    the heading misses the direction to the target by more than ``threshold``.
+
+    Without it, backing away from people costs a forward-only robot a U-turn that the
+    goal term pays back a second later: in a two-way stream it orbits (Nav2's MPPI has
+    the same critic, PathAngleCritic, for the same reason).
+    """
+    bearing = torch.atan2(target[1] - y, target[0] - x)
+    error = torch.remainder(yaw - bearing + math.pi, 2.0 * math.pi).sub_(math.pi).abs_()
+    return error.sub_(threshold).clamp_(min=0.0).sum(dim=1).mul_(weight)
+
+
 def limit_acceleration(controls: np.ndarray, start: np.ndarray, max_step: np.ndarray,
                        lower: np.ndarray, upper: np.ndarray) -> None:
     """Make (S, T, 2) controls reachable from ``start`` (2,) in place, exactly.

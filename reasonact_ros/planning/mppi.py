@@ -80,6 +80,9 @@ class MPPIConfig:
     goal_field_radius: float = 8.0  # [m] a farther target is approached along the straight
     # line to this distance: the field's grid stays the size of the rollouts' reach
     off_walkway_slowness: float = 4.0  # that path's metres off the walkway count this much
+    path_angle_weight: float = 3.0  # per step, per rad of heading off the carrot beyond ...
+    path_angle_threshold: float = 1.2  # [rad] ... this (~70 deg); not within keep_right_fade
+    # of the goal, where the bearing swings as the robot arrives, nor before a route corner
     # lidar obstacles
     obstacle_margin: float = 0.35  # [m] desired clearance beyond the footprint
     obstacle_weight: float = 400.0  # per step, per squared metre inside the margin
@@ -218,9 +221,17 @@ class MPPIPlanner:
         bounds = self._bounds(inp, speed_cap)
 
         v, w = self._sample(self._warm_start(inp.now), bounds)
-        x, y, _ = costs.unicycle_rollout(inp.robot.x, inp.robot.y, inp.robot.yaw, v, w, cfg.dt)
+        x, y, yaw = costs.unicycle_rollout(inp.robot.x, inp.robot.y, inp.robot.yaw, v, w,
+                                           cfg.dt)
         total, collided = self._score(inp, decision, x, y, v, w, bounds, speed_cap, path,
                                       predicted)
+        to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
+        # With a route corner within reach the route term steers; the bearing to a carrot
+        # round the corner would cut it.
+        if cfg.path_angle_weight > 0.0 and to_goal > cfg.keep_right_fade and len(path) <= 2:
+            carrot = (float(path[-1][0]), float(path[-1][1]))
+            total.add_(costs.path_angle_cost(x, y, yaw, carrot, cfg.path_angle_threshold,
+                                             cfg.path_angle_weight))
 
         weights = torch.softmax((total.min() - total) / cfg.temperature, dim=0)
         optimum = torch.stack([weights @ v, weights @ w], dim=1).numpy()
