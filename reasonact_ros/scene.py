@@ -118,6 +118,20 @@ class Walkway:
         """Boolean mask: which of the (K, 2) points lie on the walkway."""
         return points_in_polygon(np.atleast_2d(points), self.polygon())
 
+    def direction_at(self, point) -> np.ndarray:
+        """Unit vector of the walkway's direction beside ``point``: the mean of the two
+        edges' nearest segments' directions."""
+        point = np.asarray(point, dtype=float)
+        total = np.zeros(2)
+        for edge in (self.left, self.right):
+            a, ab = edge[:-1], np.diff(edge, axis=0)
+            length_sq = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+            t = np.clip(np.einsum("ij,ij->i", point - a, ab) / length_sq, 0.0, 1.0)
+            nearest = int(np.argmin(np.linalg.norm(a + t[:, None] * ab - point, axis=1)))
+            total += ab[nearest] / math.sqrt(length_sq[nearest])
+        norm = float(np.linalg.norm(total))
+        return total / norm if norm > 1e-9 else np.array([1.0, 0.0])
+
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Even-odd rule, vectorised over points: (K, 2) x (M, 2) -> (K,) bool."""

@@ -136,3 +136,27 @@ def test_tentative_tracks_are_left_out_of_facts_and_text_unless_asked_for():
         (2, False), (1, True)]
     assert "2.0 m" not in describe_scene(scene)
     assert [o.id for o in scene.people()] == [1]
+
+
+def test_on_a_walkway_motion_is_judged_along_the_walkway_not_the_momentary_heading():
+    import numpy as np
+
+    from reasonact_ros.reasoning.facts import motion_axis, scene_facts
+    from reasonact_ros.scene import ObjectClass, Pose2D, Scene, TrackedObject, Walkway
+
+    walkway = Walkway(left=np.array([[-5.0, 2.0], [30.0, 2.0]]),
+                      right=np.array([[-5.0, -2.0], [30.0, -2.0]]))
+    oncoming = TrackedObject(1, ObjectClass.PEDESTRIAN, 3.0, 1.0, vx=-1.2)
+    turned = Pose2D(0.0, 0.0, math.radians(50.0))  # mid-dodge
+    on_walkway = Scene(stamp=0.0, robot=turned, objects=(oncoming,), walkway=walkway)
+    assert scene_facts(on_walkway)[0].relative_motion == "approaching"
+    assert motion_axis(on_walkway) == pytest.approx([1.0, 0.0])
+    # Without a walkway, the heading is all there is: sideways to it, that is crossing.
+    open_ground = Scene(stamp=0.0, robot=turned, objects=(oncoming,))
+    assert scene_facts(open_ground)[0].relative_motion == "crossing"
+    # Facing back along the walkway, "our way" is back along it; across it, our heading.
+    back = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.pi), walkway=walkway)
+    assert motion_axis(back) == pytest.approx([-1.0, 0.0])
+    across = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.radians(80.0)), walkway=walkway)
+    assert motion_axis(across) == pytest.approx([math.cos(math.radians(80.0)),
+                                                  math.sin(math.radians(80.0))])

@@ -22,6 +22,7 @@ RUNNING_SPEED_MPS = 2.0  # faster than this, a person is running (a child dartin
 AHEAD_MAX_BEARING_RAD = math.radians(60.0)
 LANE_HALF_WIDTH_M = 0.5  # |lateral| at most this and in front: side is "ahead"
 PATH_HALF_WIDTH_M = 0.8  # the strip in front of us the robot will drive through
+WALKWAY_ALIGNED_COS = math.cos(math.radians(60.0))  # see motion_axis
 DESCRIBED_OBJECTS = 6  # the text names the nearest few; the rest are counted
 
 RELATIVE_MOTIONS = ("approaching", "crossing", "same_direction", "moving_away", "standing")
@@ -92,8 +93,28 @@ def classify_motion(obj: TrackedObject, to_object: np.ndarray, robot_heading: np
     return "approaching" if along > 0.0 else "moving_away"
 
 
+def motion_axis(scene: Scene) -> np.ndarray:
+    """The direction people's motion is judged against: on a walkway its direction (our
+    way along it), else the robot's heading.
+
+    A robot that has turned to let someone by would otherwise see everyone walking along
+    the walkway as "crossing" and yield to them one after the other (the crowd scenario).
+    Heading across the walkway (more than 60 deg off it), the robot's own heading counts.
+    """
+    yaw = scene.robot.yaw
+    heading = np.array([math.cos(yaw), math.sin(yaw)])
+    if scene.walkway is None or not robot_on_walkway(scene):
+        return heading
+    along = scene.walkway.direction_at((scene.robot.x, scene.robot.y))
+    alignment = float(along @ heading)
+    if abs(alignment) < WALKWAY_ALIGNED_COS:
+        return heading
+    return along if alignment > 0.0 else -along
+
+
 def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | None = None,
-                on_walkway: bool | None = None) -> ObjectFact:
+                on_walkway: bool | None = None, axis: np.ndarray | None = None) -> ObjectFact:
+    """``axis``: what motion is judged against (motion_axis); the robot's heading if None."""
     robot_xy = np.array([scene.robot.x, scene.robot.y])
     yaw = scene.robot.yaw
     heading = np.array([math.cos(yaw), math.sin(yaw)])
@@ -116,7 +137,7 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
         label=obj.label,
         distance_m=float(math.hypot(forward, lateral)),
         bearing_rad=bearing,
-        relative_motion=classify_motion(obj, to_object, heading),
+        relative_motion=classify_motion(obj, to_object, heading if axis is None else axis),
         on_walkway=bool(on_walkway),
         time_to_collision_s=ttc,
         ahead=forward > 0.0 and abs(bearing) <= AHEAD_MAX_BEARING_RAD,
@@ -158,7 +179,8 @@ def scene_facts(scene: Scene, include_unconfirmed: bool = False) -> tuple[Object
     else:
         flags = [o.on_walkway for o in objects]
     robot_velocity = _robot_velocity_odom(scene)
-    facts = [object_fact(scene, o, robot_velocity, flag)
+    axis = motion_axis(scene)
+    facts = [object_fact(scene, o, robot_velocity, flag, axis)
              for o, flag in zip(objects, flags, strict=True)]
     return tuple(sorted(facts, key=lambda f: (f.distance_m, f.id)))
 
