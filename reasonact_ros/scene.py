@@ -118,19 +118,25 @@ class Walkway:
         """Boolean mask: which of the (K, 2) points lie on the walkway."""
         return points_in_polygon(np.atleast_2d(points), self.polygon())
 
-    def direction_at(self, point) -> np.ndarray:
-        """Unit vector of the walkway's direction beside ``point``: the mean of the two
-        edges' nearest segments' directions."""
+    def direction_at(self, point, max_bend_rad: float = math.radians(30.0)) -> np.ndarray | None:
+        """Unit vector of the walkway's direction beside ``point`` (the mean of the two
+        edges' nearest segments), or None where the edges disagree by more than
+        ``max_bend_rad``: at a corner there is no one direction."""
         point = np.asarray(point, dtype=float)
-        total = np.zeros(2)
+        directions = []
         for edge in (self.left, self.right):
             a, ab = edge[:-1], np.diff(edge, axis=0)
             length_sq = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
             t = np.clip(np.einsum("ij,ij->i", point - a, ab) / length_sq, 0.0, 1.0)
-            nearest = int(np.argmin(np.linalg.norm(a + t[:, None] * ab - point, axis=1)))
-            total += ab[nearest] / math.sqrt(length_sq[nearest])
-        norm = float(np.linalg.norm(total))
-        return total / norm if norm > 1e-9 else np.array([1.0, 0.0])
+            distance = np.linalg.norm(a + t[:, None] * ab - point, axis=1)
+            # Nearest to a vertex, both segments meeting there are nearest: their mean.
+            nearest = distance <= distance.min() + 1e-6
+            direction = (ab[nearest] / np.sqrt(length_sq[nearest])[:, None]).sum(axis=0)
+            directions.append(direction / max(float(np.linalg.norm(direction)), 1e-12))
+        if float(directions[0] @ directions[1]) < math.cos(max_bend_rad):
+            return None
+        total = directions[0] + directions[1]
+        return total / float(np.linalg.norm(total))
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -356,11 +356,14 @@ def test_the_goal_path_length_leads_out_of_a_cup(around_obstacles):
 
 
 def test_slows_down_over_the_last_metre_to_the_goal():
-    log = run(small_planner(), Goal(((4.0, 0.0),)))
+    planner = small_planner()
+    gain, least = planner.config.approach_gain, planner.config.approach_min_speed
+    log = run(planner, Goal(((4.0, 0.0),)))
     assert log["status"][-1] == "goal_reached"
     for pose, command in zip(log["poses"], log["commands"], strict=True):
         left = math.hypot(4.0 - pose.x, pose.y) - 0.3
-        assert command.linear <= max(0.2, 0.8 * left) + 1e-6
+        assert command.linear <= max(least, gain * left) + 1e-6
+    assert min(c.linear for c in log["commands"][-5:]) < 0.6  # it did slow down
     assert max(c.linear for c in log["commands"]) > 1.0  # far from the goal it cruises
 
 

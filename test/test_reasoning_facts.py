@@ -160,3 +160,21 @@ def test_on_a_walkway_motion_is_judged_along_the_walkway_not_the_momentary_headi
     across = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.radians(80.0)), walkway=walkway)
     assert motion_axis(across) == pytest.approx([math.cos(math.radians(80.0)),
                                                   math.sin(math.radians(80.0))])
+
+
+def test_at_a_corner_the_walkway_has_no_one_direction_and_the_heading_counts():
+    import numpy as np
+
+    from reasonact_ros.reasoning.facts import motion_axis
+    from reasonact_ros.scene import Pose2D, Scene, Walkway
+
+    # An L: along +x, then up +y; the inner corner at (8, 1), the outer at (10, -1).
+    corner = Walkway(left=np.array([[0.0, 1.0], [8.0, 1.0], [8.0, 10.0]]),
+                     right=np.array([[0.0, -1.0], [10.0, -1.0], [10.0, 10.0]]))
+    assert corner.direction_at((2.0, 0.0)) == pytest.approx([1.0, 0.0])
+    assert corner.direction_at((9.0, 4.0)) == pytest.approx([0.0, 1.0])
+    for beyond_the_inner_corner in ((9.3, 0.0), (9.5, -0.3)):
+        assert corner.direction_at(beyond_the_inner_corner) is None
+    turning = Pose2D(9.3, 0.0, math.radians(45.0))
+    assert motion_axis(Scene(stamp=0.0, robot=turning, walkway=corner)) == pytest.approx(
+        [math.cos(math.radians(45.0)), math.sin(math.radians(45.0))])

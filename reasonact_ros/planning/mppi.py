@@ -66,8 +66,8 @@ class MPPIConfig:
     # Arriving: the speed cap falls with the distance left beyond the goal tolerance (Nav2's
     # approach velocity scaling), so the last metre is slow enough to turn into the goal
     # circle instead of orbiting it when someone pushes the robot off its line.
-    approach_gain: float = 0.8  # [1/s] cap = this x the distance left ...
-    approach_min_speed: float = 0.2  # [m/s] ... but never below this
+    approach_gain: float = 1.5  # [1/s] cap = this x the distance left ...
+    approach_min_speed: float = 0.3  # [m/s] ... but never below this (turning radius 0.2 m)
     # goal
     progress_weight: float = 6.0  # per metre of mean distance to the carrot
     terminal_weight: float = 8.0  # per metre left at the end of the horizon

@@ -99,13 +99,16 @@ def motion_axis(scene: Scene) -> np.ndarray:
 
     A robot that has turned to let someone by would otherwise see everyone walking along
     the walkway as "crossing" and yield to them one after the other (the crowd scenario).
-    Heading across the walkway (more than 60 deg off it), the robot's own heading counts.
+    Heading across the walkway (more than 60 deg off it), or at a corner, where the walkway
+    has no one direction, the robot's own heading counts.
     """
     yaw = scene.robot.yaw
     heading = np.array([math.cos(yaw), math.sin(yaw)])
     if scene.walkway is None or not robot_on_walkway(scene):
         return heading
     along = scene.walkway.direction_at((scene.robot.x, scene.robot.y))
+    if along is None:
+        return heading
     alignment = float(along @ heading)
     if abs(alignment) < WALKWAY_ALIGNED_COS:
         return heading
