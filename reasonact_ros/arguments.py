@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(value: str) -> int:
+def _int_at_least(value: str, minimum: int, what: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _int_at_least(value, 1, "a positive integer")
+
+
+def seed(value: str) -> int:
+    return _int_at_least(value, 0, "a seed (an integer >= 0)")

@@ -58,6 +58,14 @@ class Velocity2D:
     linear: float = 0.0  # [m/s] along base_link +x
     angular: float = 0.0  # [rad/s] about +z
 
+    def at_most(self, max_linear: float) -> Velocity2D:
+        """This command scaled down (turn rate too, so the arc stays the same) until its
+        forward speed is at most ``max_linear``; itself if it already is."""
+        if self.linear <= max_linear:
+            return self
+        scale = max(max_linear, 0.0) / self.linear
+        return Velocity2D(self.linear * scale, self.angular * scale)
+
 
 @dataclass(frozen=True)
 class TrackedObject:

@@ -8,25 +8,14 @@ when a command runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from reasonact_ros.arguments import positive_int
+from reasonact_ros.arguments import positive_int, seed
 from reasonact_ros.learning.errors import ERRORS, DetectorChoiceError
 
 __all__ = ["ERRORS", "add_commands"]
-
-
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be an integer, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
-    return number
 
 
 def add_commands(commands) -> None:
@@ -40,7 +29,7 @@ def add_commands(commands) -> None:
     collect.add_argument("--frames", type=positive_int, required=True, metavar="N")
     collect.add_argument("--out", type=Path, required=True, metavar="DIR",
                          help="new output directory")
-    collect.add_argument("--seed", type=_seed, default=0, metavar="S")
+    collect.add_argument("--seed", type=seed, default=0, metavar="S")
     collect.set_defaults(run=_run_collect)
 
     train = commands.add_parser(
@@ -55,7 +44,7 @@ def add_commands(commands) -> None:
     train.add_argument("--val", type=Path, default=None, metavar="DIR",
                        help="validation data set (default: the last 10%% of --data)")
     train.add_argument("--epochs", type=positive_int, default=12, metavar="E")
-    train.add_argument("--seed", type=_seed, default=0, metavar="S")
+    train.add_argument("--seed", type=seed, default=0, metavar="S")
     train.add_argument("--batch-size", type=positive_int, default=16)
     train.add_argument("--threads", type=positive_int, default=2)
     train.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")

@@ -279,10 +279,9 @@ class PlannerNode(Node):
                 "DWA plans for a while", throttle_duration_sec=5.0)
         command = self._within_limits(result.command)
         cap = self._speed_cap(now) if self._use_decisions else None
-        if cap is not None and command.linear > cap:
-            # A decision arrived while this cycle planned: it caps the command (same arc).
-            scale = cap / command.linear
-            command = Velocity2D(cap, command.angular * scale)
+        if cap is not None:
+            # A decision that arrived while this cycle planned caps its command.
+            command = command.at_most(cap)
         self._cmd.publish(command)
         self._publish_status(result.status)
         self._publish_plan(result.trajectory)

@@ -42,11 +42,9 @@ class VelocityPublisher:
         at most ``max_linear``; None when it already was. For reacting to a new, lower
         limit between two control cycles."""
         with self._lock:
-            last = self.last
-            if self.stopped or last.linear <= max_linear:
+            velocity = self.last.at_most(max_linear)
+            if self.stopped or velocity == self.last:
                 return None
-            scale = max(max_linear, 0.0) / last.linear
-            velocity = Velocity2D(last.linear * scale, last.angular * scale)
             self._send(velocity)
             self.last = velocity
         return velocity
