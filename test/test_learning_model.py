@@ -94,6 +94,29 @@ def test_network_is_fully_convolutional_at_stride_4():
     assert out["walkway"].shape == (2, 1, 12, 16)
 
 
+def test_stride_2_doubles_the_people_maps_and_keeps_the_walkway_at_stride_4():
+    model = net.PersonWalkwayNet(net.ModelConfig(input_width=64, input_height=48,
+                                                 stride=2)).eval()
+    with torch.inference_mode():
+        out = model(torch.zeros(1, 3, 48, 64))
+    assert out["heat"].shape == (1, 1, 24, 32)
+    assert out["box"].shape == (1, 4, 24, 32)
+    assert out["walkway"].shape == (1, 1, 12, 16)
+    assert net.output_size(model.config) == (32, 24)
+    with pytest.raises(ValueError, match="stride"):
+        net.ModelConfig(stride=8)
+
+
+def test_decode_at_stride_2_maps_cells_to_half_the_pixels():
+    config = net.ModelConfig(input_width=64, input_height=48, stride=2)
+    heat = torch.full((1, 1, 24, 32), -9.0)
+    heat[0, 0, 10, 20] = 4.0
+    box = torch.zeros(1, 4, 24, 32)  # 1 x 1 cell, centred on the cell's corner
+    outputs = {"heat": heat, "box": box, "walkway": torch.zeros(1, 1, 12, 16)}
+    found = net.decode(outputs, config, 64, 48)[0]
+    np.testing.assert_allclose(found.boxes[0], [39, 19, 41, 21], atol=1e-4)
+
+
 def test_matching_counts_ignore_regions_as_neither_right_nor_wrong():
     label = {"height": 480, "people": [
         {"box": [100, 100, 140, 200], "visible_fraction": 1.0},  # counted

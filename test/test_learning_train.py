@@ -10,6 +10,8 @@ from reasonact_ros.learning.model import ModelConfig, PersonWalkwayNet, load_mod
 from reasonact_ros.learning.train import (
     PreparedData,
     build_targets,
+    cell_boxes,
+    generalized_iou,
     losses,
     make_batch,
     set_determinism,
@@ -75,6 +77,33 @@ def test_targets_mark_the_person_centre_and_size():
     np.testing.assert_allclose(targets["box"][0], [np.log(2.0), np.log(8.0), 0.0, 0.0])
     ignored = build_targets(np.array([[20.0, 8.0, 28.0, 40.0]]), np.array([False]), CONFIG)
     assert ignored["heat"].max() == 0.0 and ignored["ignore"][6, 6] == 1.0
+
+
+def test_generalized_iou_of_boxes_with_known_answers():
+    a = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 1.0, 1.0]])
+    b = torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 0.0, 3.0, 2.0], [2.0, 0.0, 3.0, 1.0]])
+    # identical: 1; half overlap: IoU 2/6, hull = union; apart by 1: IoU 0, hull 3, union 2
+    np.testing.assert_allclose(generalized_iou(a, b), [1.0, 1 / 3, -1 / 3], atol=1e-6)
+    regression = torch.tensor([np.log(2.0), np.log(4.0), 0.5, 0.25])
+    np.testing.assert_allclose(cell_boxes(regression), [-0.5, -1.75, 1.5, 2.25], atol=1e-6)
+
+
+def test_a_stride_2_network_learns_from_the_same_data(tmp_path):
+    config = ModelConfig(input_width=64, input_height=48, stride=2)
+    data = PreparedData(_tiny_data(tmp_path), config)
+    set_determinism(3, threads=1)
+    model = PersonWalkwayNet(config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    x, targets = make_batch(data, np.arange(len(data)), config, None)
+    assert targets["heat"].shape == (6, 24, 32) and targets["walkway"].shape == (6, 12, 16)
+    history = []
+    for _ in range(3):
+        loss = losses(model(x), targets)["total"]
+        history.append(float(loss.detach()))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert history[2] < history[0]
 
 
 def test_train_writes_a_loadable_model_and_checkpoints(tmp_path):

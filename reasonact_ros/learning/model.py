@@ -1,7 +1,9 @@
 """PersonWalkwayNet: a small fully-convolutional people detector and walkway segmenter.
 
 One backbone (depthwise-separable convolutions down to stride 16, a dilated
-context block) and a light feature pyramid back up to stride 4 feed three heads:
+context block) and a light feature pyramid back up to the output stride (4, or 2
+for small and crowded people: two people whose centres fall within one output
+cell of each other give one heat-map peak) feed three heads:
 
 * ``heat``    (1 channel)  person centre heat-map, CenterNet style (sigmoid)
 * ``box``     (4 channels) log box width and height in output cells, sub-cell
@@ -32,13 +34,14 @@ from reasonact_ros.learning.errors import ModelFormatError
 
 FORMAT = "reasonact-person-walkway"
 FORMAT_VERSION = 1
+WALKWAY_STRIDE = 4  # the walkway head's output stride, whatever the people stride
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     input_width: int = 256
     input_height: int = 192
-    stride: int = 4
+    stride: int = 4  # output stride: 4, or 2 (one more pyramid level, finer centres)
     widths: tuple[int, ...] = (16, 32, 64, 96)  # channels at strides 2, 4, 8, 16
     neck: int = 40  # channels of the stride-8 and stride-4 pyramid levels
     head: int = 32
@@ -47,8 +50,9 @@ class ModelConfig:
         if self.input_width % 16 or self.input_height % 16:
             raise ValueError("model input size must be a multiple of 16, got "
                              f"{self.input_width}x{self.input_height}")
-        if self.stride != 4 or len(self.widths) != 4:
-            raise ValueError("this network has four stages and a stride-4 output")
+        if self.stride not in (2, 4) or len(self.widths) != 4:
+            raise ValueError("this network has four stages and a stride-2 or stride-4 output, "
+                             f"got stride {self.stride} and {len(self.widths)} widths")
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
@@ -102,8 +106,12 @@ class PersonWalkwayNet(nn.Module):
         self.lateral8 = _conv_bn(c8, n, 1)
         self.lateral4 = _conv_bn(c4, n, 1)
         self.smooth8 = SeparableBlock(n, n)
-        self.smooth4 = SeparableBlock(n, config.head)
         h = config.head
+        self.smooth4 = SeparableBlock(n, h)
+        if config.stride == 2:
+            # Kept at the head's width: at stride 2 every channel costs four times as much.
+            self.lateral2 = _conv_bn(c2, h, 1)
+            self.smooth2 = SeparableBlock(h, h)
         self.heat = nn.Sequential(_conv_bn(h, h, 3, groups=h), nn.Conv2d(h, 1, 1))
         self.box = nn.Sequential(_conv_bn(h, h, 3, groups=h), nn.Conv2d(h, 4, 1))
         self.walkway = nn.Sequential(_conv_bn(h, h, 3, groups=h), nn.Conv2d(h, 1, 1))
@@ -113,13 +121,19 @@ class PersonWalkwayNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = image * (1.0 / 127.5) - 1.0
-        f4 = self.stage4(self.stem(x))
+        f2 = self.stem(x)
+        f4 = self.stage4(f2)
         f8 = self.stage8(f4)
         f16 = self.stage16(f8)
         p8 = self.smooth8(self.lateral8(f8) + F.interpolate(self.lateral16(f16), scale_factor=2,
                                                             mode="nearest"))
         p4 = self.smooth4(self.lateral4(f4) + F.interpolate(p8, scale_factor=2, mode="nearest"))
-        return {"heat": self.heat(p4), "box": self.box(p4), "walkway": self.walkway(p4)}
+        people = p4
+        if self.config.stride == 2:
+            people = self.smooth2(self.lateral2(f2) + F.interpolate(p4, scale_factor=2,
+                                                                    mode="nearest"))
+        # The walkway is large and smooth: stride 4 is plenty whatever the people stride.
+        return {"heat": self.heat(people), "box": self.box(people), "walkway": self.walkway(p4)}
 
 
 # ------------------------------------------------------------------------------ decoding
@@ -252,6 +266,6 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def output_size(config: ModelConfig) -> tuple[int, int]:
-    """(width, height) of the stride-4 output maps."""
+    """(width, height) of the people heads' output maps (at ``config.stride``)."""
     return (math.ceil(config.input_width / config.stride),
             math.ceil(config.input_height / config.stride))

@@ -4,7 +4,7 @@ Frames are resized once to the network's input size and kept in memory as uint8.
 Targets are built per batch: a Gaussian centre heat-map per counted person
 (TTFNet-style elliptical spread), their log box size and sub-cell offset at the
 centre cell, an ignore area around people too small or too hidden to demand a
-detection, and the walkway mask averaged down to the stride-4 output.
+detection, and the walkway mask averaged down to the walkway head's stride 4.
 Augmentation: horizontal flips and per-image brightness, colour and contrast.
 
 Every epoch prints training loss and validation metrics (mAP@0.5, recall,
@@ -30,6 +30,7 @@ from reasonact_ros.learning import dataset
 from reasonact_ros.learning.errors import TrainingError
 from reasonact_ros.learning.evaluation import DetectionScore
 from reasonact_ros.learning.model import (
+    WALKWAY_STRIDE,
     ModelConfig,
     PersonWalkwayNet,
     decode,
@@ -49,7 +50,7 @@ class PreparedData:
 
     def __init__(self, data: dataset.DataSet, config: ModelConfig, keep_full_walkway=False):
         w, h = config.input_width, config.input_height
-        ow, oh = w // config.stride, h // config.stride
+        ow, oh = w // WALKWAY_STRIDE, h // WALKWAY_STRIDE
         n = len(data)
         self.images = np.empty((n, h, w, 3), dtype=np.uint8)
         self.walkway = np.empty((n, oh, ow), dtype=np.float32)
@@ -150,7 +151,12 @@ def make_batch(data: PreparedData, indices: np.ndarray, config: ModelConfig,
 
 
 def losses(outputs: dict, targets: dict) -> dict[str, torch.Tensor]:
-    """CenterNet focal loss, L1 on log size and offset, walkway BCE + soft Dice."""
+    """CenterNet focal loss, L1 on log size and offset plus GIoU, walkway BCE + soft Dice.
+
+    The GIoU term scores the box the centre cell predicts as a whole, so the training
+    asks directly for what the IoU >= 0.5 match needs; L1 alone weighs a small person's
+    size error like a large one's (TTFNet's reason for GIoU).
+    """
     logits = outputs["heat"][:, 0]
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     heat = targets["heat"]
@@ -169,14 +175,38 @@ def losses(outputs: dict, targets: dict) -> dict[str, torch.Tensor]:
     objects = mask.sum().clamp(min=1.0)
     size = (torch.abs(gathered[..., :2] - targets["box"][..., :2]) * mask).sum() / objects
     offset = (torch.abs(gathered[..., 2:] - targets["box"][..., 2:]) * mask).sum() / objects
+    giou = ((1.0 - generalized_iou(cell_boxes(gathered), cell_boxes(targets["box"])))
+            * mask[..., 0]).sum() / objects
 
     walk_logits = outputs["walkway"][:, 0]
     truth = targets["walkway"]
     bce = F.binary_cross_entropy_with_logits(walk_logits, truth)
     prob = torch.sigmoid(walk_logits)
     dice = 1 - (2 * (prob * truth).sum() + 1) / (prob.sum() + truth.sum() + 1)
-    total = focal + size + offset + bce + dice
-    return {"total": total, "heat": focal, "size": size, "offset": offset, "walkway": bce + dice}
+    total = focal + size + offset + giou + bce + dice
+    return {"total": total, "heat": focal, "size": size, "offset": offset, "giou": giou,
+            "walkway": bce + dice}
+
+
+def cell_boxes(regression: torch.Tensor) -> torch.Tensor:
+    """(..., 4) log width, log height, offset x, y -> corners relative to the centre cell."""
+    half_w = torch.exp(regression[..., 0].clamp(max=6.0)) / 2
+    half_h = torch.exp(regression[..., 1].clamp(max=6.0)) / 2
+    cx, cy = regression[..., 2], regression[..., 3]
+    return torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)
+
+
+def generalized_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Element-wise GIoU of (..., 4) corner boxes (Rezatofighi et al. 2019), in [-1, 1]."""
+    inter_w = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0]))
+    inter_h = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1]))
+    inter = inter_w.clamp(min=0) * inter_h.clamp(min=0)
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = (area_a + area_b - inter).clamp(min=1e-6)
+    hull = ((torch.maximum(a[..., 2], b[..., 2]) - torch.minimum(a[..., 0], b[..., 0]))
+            * (torch.maximum(a[..., 3], b[..., 3]) - torch.minimum(a[..., 1], b[..., 1])))
+    return inter / union - (hull - union) / hull.clamp(min=1e-6)
 
 
 def validate(model: PersonWalkwayNet, data: PreparedData, batch_size: int = 32,
@@ -299,10 +329,11 @@ def train(data_dir: str | Path | list, out_model: str | Path, epochs: int = 12, 
                   "epoch_s": round(time.monotonic() - epoch_start, 1)}
         history.append(record)
         log(f"epoch {epoch}/{epochs}: loss {train_loss['total']:.3f} (heat "
-            f"{train_loss['heat']:.3f} size {train_loss['size']:.3f} walkway "
-            f"{train_loss['walkway']:.3f}) | val mAP50 {metrics['map50']} recall "
-            f"{metrics['recall']} precision {metrics['precision']} walkway IoU "
-            f"{metrics['walkway_iou']} | {record['epoch_s']:.0f} s")
+            f"{train_loss['heat']:.3f} size {train_loss['size']:.3f} giou "
+            f"{train_loss['giou']:.3f} walkway {train_loss['walkway']:.3f}) | val mAP50 "
+            f"{metrics['map50']} recall {metrics['recall']} precision "
+            f"{metrics['precision']} walkway IoU {metrics['walkway_iou']} | "
+            f"{record['epoch_s']:.0f} s")
         metadata = {"train_config": train_config, "epoch": epoch, "val": metrics}
         save_model(checkpoints / f"epoch_{epoch:03d}.pt", model, metadata)
         quality = (metrics["map50"] or 0.0) + (metrics["walkway_iou"] or 0.0)
