@@ -130,21 +130,27 @@ class Walkway:
         """Unit vector of the walkway's direction beside ``point`` (the mean of the two
         edges' nearest segments), or None where the edges disagree by more than
         ``max_bend_rad``: at a corner there is no one direction."""
-        point = np.asarray(point, dtype=float)
         directions = []
         for edge in (self.left, self.right):
-            a, ab = edge[:-1], np.diff(edge, axis=0)
-            length_sq = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
-            t = np.clip(np.einsum("ij,ij->i", point - a, ab) / length_sq, 0.0, 1.0)
-            distance = np.linalg.norm(a + t[:, None] * ab - point, axis=1)
+            distance = distances_to_segments(point, edge)
+            ab = np.diff(edge, axis=0)
             # Nearest to a vertex, both segments meeting there are nearest: their mean.
             nearest = distance <= distance.min() + 1e-6
-            direction = (ab[nearest] / np.sqrt(length_sq[nearest])[:, None]).sum(axis=0)
+            direction = (ab[nearest] / np.linalg.norm(ab[nearest], axis=1)[:, None]).sum(axis=0)
             directions.append(direction / max(float(np.linalg.norm(direction)), 1e-12))
         if float(directions[0] @ directions[1]) < math.cos(max_bend_rad):
             return None
         total = directions[0] + directions[1]
         return total / float(np.linalg.norm(total))
+
+
+def distances_to_segments(point, polyline: np.ndarray) -> np.ndarray:
+    """Distance from ``point`` to each segment of a (M, 2) polyline: (M - 1,)."""
+    point = np.asarray(point, dtype=float)
+    a, ab = polyline[:-1], np.diff(polyline, axis=0)
+    t = np.clip(np.einsum("ij,ij->i", point - a, ab)
+                / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(a + t[:, None] * ab - point, axis=1)
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

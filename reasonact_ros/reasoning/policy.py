@@ -44,7 +44,15 @@ from reasonact_ros.reasoning.facts import (
     scene_facts,
 )
 from reasonact_ros.reasoning.intent import Intent
-from reasonact_ros.scene import NO_TARGET, Behavior, DecisionSource, Limits, ObjectClass, Scene
+from reasonact_ros.scene import (
+    NO_TARGET,
+    Behavior,
+    DecisionSource,
+    Limits,
+    ObjectClass,
+    Scene,
+    distances_to_segments,
+)
 
 CLOSE_STOP_M = 1.0  # anyone nearer than this in front: stop
 CLOSE_STOP_HALF_WIDTH_M = 0.9
@@ -277,21 +285,12 @@ class RulesPolicy:
 def _room_beside(scene: Scene, fact: ObjectFact) -> tuple[float, float]:
     """Free width [m] between the object and the walkway's left and right edges."""
     obj = scene.find(fact.id)
-    point = np.array([obj.x, obj.y])
-
-    def edge_distance(edge: np.ndarray) -> float:
-        a, b = edge[:-1], edge[1:]
-        ab = b - a
-        t = np.clip(np.einsum("ij,ij->i", point - a, ab) / np.maximum(
-            np.einsum("ij,ij->i", ab, ab), 1e-12), 0.0, 1.0)
-        closest = a + t[:, None] * ab
-        return float(np.min(np.linalg.norm(closest - point, axis=1)))
-
+    point = (obj.x, obj.y)
     # Walkway "left" is left in the walkway's direction; map it to the robot's left.
     yaw = scene.robot.yaw
     heading = np.array([math.cos(yaw), math.sin(yaw)])
     direction = scene.walkway.left[-1] - scene.walkway.left[0]
     same_way = float(direction @ heading) >= 0.0
-    left = edge_distance(scene.walkway.left) - fact.radius_m
-    right = edge_distance(scene.walkway.right) - fact.radius_m
+    left = float(distances_to_segments(point, scene.walkway.left).min()) - fact.radius_m
+    right = float(distances_to_segments(point, scene.walkway.right).min()) - fact.radius_m
     return (left, right) if same_way else (right, left)
