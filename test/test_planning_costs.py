@@ -103,3 +103,14 @@ def test_walkway_cost_prefers_the_keep_right_line_and_punishes_leaving():
     assert cost[0] == 0.0 < cost[1]
     assert cost[2] < cost[3]
     assert cost[3] > 20.0  # a metre and more off the walkway costs more than any lane choice
+
+
+def test_a_granted_verge_is_cheap_on_its_side_only():
+    half_width = np.full(2, 1.5)
+    lateral = np.array([-2.5, 2.5])  # a metre off on the right and on the left
+    plain = costs.walkway_cost(lateral, half_width, 0.3, 0.5, 20.0, 0.0)
+    right_verge = costs.walkway_cost(lateral, half_width, 0.3, 0.5, 20.0, 0.0,
+                                     verge_side=-1.0, verge_factor=0.05)
+    assert plain[0] == plain[1]
+    assert right_verge[0] == pytest.approx(0.05 * plain[0])
+    assert right_verge[1] == plain[1]

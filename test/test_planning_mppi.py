@@ -194,6 +194,51 @@ def test_follow_walkway_keeps_right():
     assert min(p.y for p in log["poses"]) > -2.0 + 0.3  # and still on it
 
 
+WALKWAY_3M = Walkway(left=np.array([[-10.0, 1.5], [40.0, 1.5]]),
+                     right=np.array([[-10.0, -1.5], [40.0, -1.5]]))
+
+
+def group_abreast(x=9.0, speed=1.1):
+    """Three people walking towards the robot side by side, filling a 3 m walkway."""
+    return [TrackedObject(i, ObjectClass.PEDESTRIAN, x, y, -speed, 0.0, 0.25)
+            for i, y in enumerate((0.9, 0.0, -0.9), start=1)]
+
+
+def test_a_group_filling_the_walkway_is_met_on_the_verge_not_fled_from():
+    log = run(small_planner(), Goal(((20.0, -0.75),)), people=group_abreast(),
+              walkway=WALKWAY_3M, decide=decision(Behavior.PASS_RIGHT, 0.8, 1.0), seconds=9.0)
+    assert min(p.x for p in log["poses"]) > -0.5  # never turned back along the walkway
+    assert min(p.y for p in log["poses"]) < -1.5  # stepped off on the right
+    assert min_gap_to_people(log) > 0.45  # and stayed out of their intimate space
+    assert log["poses"][-1].x > 4.0  # and went on once they were by
+
+
+def test_the_verge_is_only_granted_for_people_who_leave_no_room():
+    planner = small_planner()
+    one = [TrackedObject(1, ObjectClass.PEDESTRIAN, 6.0, 0.9, -1.0, 0.0, 0.25)]
+    assert planner._verge_side(_input(one, Behavior.PASS_RIGHT), _pass(Behavior.PASS_RIGHT)) == 0
+    group = group_abreast(x=6.0)
+    assert planner._verge_side(_input(group, Behavior.PASS_RIGHT),
+                               _pass(Behavior.PASS_RIGHT)) == -1.0
+    assert planner._verge_side(_input(group, Behavior.PASS_LEFT),
+                               _pass(Behavior.PASS_LEFT)) == 1.0
+    walking_our_way = [TrackedObject(i, ObjectClass.PEDESTRIAN, 6.0, y, 1.0, 0.0, 0.25)
+                       for i, y in enumerate((0.9, 0.0, -0.9))]
+    assert planner._verge_side(_input(walking_our_way, Behavior.PASS_RIGHT),
+                               _pass(Behavior.PASS_RIGHT)) == 0
+    assert planner._verge_side(_input(group, Behavior.FOLLOW_WALKWAY),
+                               _pass(Behavior.FOLLOW_WALKWAY)) == 0  # never granted yet
+
+
+def _pass(behavior):
+    return decision(behavior, 0.8, 1.0)
+
+
+def _input(people, behavior):
+    return PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((20.0, 0.0),)), tuple(people),
+                        NO_POINTS, WALKWAY_3M, _pass(behavior), LIMITS)
+
+
 def test_stale_decision_falls_back_to_the_conservative_default():
     stale = Decision(Behavior.PROCEED, 1.5, 0.5, valid_until=-1.0)
     log = run(small_planner(), Goal(((8.0, 0.0),)), decide=stale, seconds=4.0)

@@ -111,6 +111,15 @@ class MPPIConfig:
     keep_right: float = 0.5  # the line: this fraction of the half width right of centre
     keep_right_fade: float = 3.0  # [m] from the goal, keeping right fades out linearly
     walkway_resolution: float = 0.1  # [m]
+    # Oncoming people who leave too little room beside them on the walkway (a group
+    # walking abreast) are passed on the verge: there, off the walkway costs only this
+    # fraction. Without it the robot turns and flees before them along the walkway.
+    verge_factor: float = 0.05
+    verge_group_gap: float = 2.0  # [m] oncoming people this close along the walkway
+    # meet us together
+    verge_hold: float = 3.0  # [s] the verge stays granted this long after it was last
+    # needed, and is renewed whatever the behaviour while they still leave no room: turned
+    # towards the verge, the robot no longer sees the group ahead, and the rules say SLOW
     # smoothness
     linear_smoothness_weight: float = 2.0  # per (m/s)^2 change per step
     angular_smoothness_weight: float = 0.2  # per (rad/s)^2 change per step
@@ -184,6 +193,7 @@ class MPPIPlanner:
         self._nominal_time: float | None = None
         self._sent: collections.deque = collections.deque(maxlen=self.config.smoothing_window)
         self._route.reset()
+        self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
 
     def plan(self, inp: PlannerInput) -> PlanResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -409,10 +419,20 @@ class MPPIPlanner:
             to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
             keep_right_weight *= min(1.0, to_goal / cfg.keep_right_fade)
             lateral, half_width = field.frame_at(*grid.cell_centres())
+            verge_side = self._verge_side(inp, decision)
+            if verge_side:
+                self._verge = (verge_side, inp.now + cfg.verge_hold)
+            elif inp.now <= self._verge[1] and decision.behavior != Behavior.STOP:
+                verge_side = self._verge[0]
+            if verge_side:
+                keep_right_weight = 0.0  # the keep-right line is on the walkway
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
-                                            keep_right_weight).astype(np.float32)
-            slowness = np.where(np.abs(lateral) > half_width, cfg.off_walkway_slowness, 1.0)
+                                            keep_right_weight, verge_side,
+                                            cfg.verge_factor).astype(np.float32)
+            # The verge we may pass on is no detour for the goal's path length either.
+            off = (np.abs(lateral) > half_width) & (lateral * verge_side <= 0.0)
+            slowness = np.where(off, cfg.off_walkway_slowness, 1.0)
         if len(path) > 2:
             # A corner of a route lies within reach: stay near the route so the waypoint
             # is visited rather than cut off by steering straight at the carrot.
@@ -456,6 +476,47 @@ class MPPIPlanner:
                     x, y, predicted_t[index], (float(direction[0] / norm),
                                                float(direction[1] / norm)),
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight))
+
+    def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
+        """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
+
+        When passing, or while a verge granted within ``verge_hold`` is still needed: the
+        people coming towards us nearest ahead on the walkway (within ``passing_range``),
+        with those within ``verge_group_gap`` along the walkway of them, leave less than
+        the robot's width plus the decision's clearance between them and the walkway's edge
+        on our passing side. Zero otherwise, and at corners, where the walkway has no one
+        direction. A group walking abreast towards us is met on the verge, as people do,
+        instead of fled from along the walkway.
+        """
+        cfg = self.config
+        passing = decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT)
+        held = decision.behavior != Behavior.STOP and inp.now <= self._verge[1]
+        if not inp.people or not (passing or held):
+            return 0.0
+        here = np.array([inp.robot.x, inp.robot.y])
+        direction = inp.walkway.direction_at(here)
+        if direction is None:
+            return 0.0
+        heading = np.array([math.cos(inp.robot.yaw), math.sin(inp.robot.yaw)])
+        our_way = 1.0 if float(direction @ heading) >= 0.0 else -1.0
+        if passing:
+            side = our_way * (1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
+        else:
+            side = self._verge[0]  # still beside the people it was granted for?
+        positions = np.array([[p.x, p.y] for p in inp.people])
+        velocities = np.nan_to_num(np.array([[p.vx, p.vy] for p in inp.people]))
+        radii = np.array([p.radius for p in inp.people])
+        along = (positions - here) @ direction * our_way
+        oncoming = ((along > 0.0) & (along < cfg.passing_range)
+                    & (velocities @ direction * our_way < -MOVING_SPEED))
+        if not oncoming.any():
+            return 0.0
+        group = oncoming & (along <= along[oncoming].min() + cfg.verge_group_gap)
+        lateral, half_width = costs.walkway_frame(inp.walkway.left, inp.walkway.right,
+                                                  positions[group])
+        room = half_width - (side * lateral + radii[group])
+        needed = 2.0 * cfg.robot_radius + decision.min_clearance
+        return side if float(room.min()) < needed else 0.0
 
     def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
                         here: np.ndarray, direction: np.ndarray) -> int | None:
