@@ -107,6 +107,27 @@ def test_stride_2_doubles_the_people_maps_and_keeps_the_walkway_at_stride_4():
         net.ModelConfig(stride=8)
 
 
+def test_folding_the_batch_norms_keeps_the_outputs():
+    torch.manual_seed(2)
+    model = net.PersonWalkwayNet(net.ModelConfig(input_width=64, input_height=48, stride=2))
+    # Batch norms with non-trivial statistics, as after training.
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1.0, 1.0)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    folded = net.fold_batch_norms(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # a copy
+    image = torch.rand(2, 3, 48, 64) * 255.0
+    with torch.inference_mode():
+        expected, got = model(image), folded(image)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-4)
+
+
 def test_decode_at_stride_2_maps_cells_to_half_the_pixels():
     config = net.ModelConfig(input_width=64, input_height=48, stride=2)
     heat = torch.full((1, 1, 24, 32), -9.0)

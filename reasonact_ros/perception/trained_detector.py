@@ -36,14 +36,15 @@ class TrainedPersonDetector:
                  nms_iou: float = 0.7, input_size: int | None = None):
         import torch  # noqa: F401  (fail here, not mid-frame, if torch is missing)
 
-        from reasonact_ros.learning.model import load_model
+        from reasonact_ros.learning.model import fold_batch_norms, load_model
 
         if not 0.0 < min_score < 1.0:
             raise ValueError(f"trained detector min_score must be in (0, 1), got {min_score}")
         self.path = Path(model_path) if model_path is not None else DEFAULT_MODEL
         if not self.path.is_file():
             raise ModelFormatError(f"{self.path}: trained detector model file not found")
-        self.model, self.metadata = load_model(self.path)
+        model, self.metadata = load_model(self.path)
+        self.model = fold_batch_norms(model)
         self.config = self.model.config
         if input_size is not None and input_size not in (self.config.input_width,
                                                          self.config.input_height):
