@@ -123,3 +123,14 @@ def test_train_writes_a_loadable_model_and_checkpoints(tmp_path):
     (tmp_path / "out" / "m.pt").write_bytes(b"garbage")
     with pytest.raises(ModelFormatError, match="m.pt"):
         load_model(tmp_path / "out" / "m.pt")
+
+
+def test_train_command_refuses_a_stride_beside_init(tmp_path, capsys):
+    from reasonact_ros.cli import main
+
+    _tiny_data(tmp_path / "data", count=2)
+    code = main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m.pt"),
+                 "--init", str(tmp_path / "any.pt"), "--stride", "4"])
+    assert code == 2
+    assert "--stride" in capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()

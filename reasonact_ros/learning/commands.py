@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from reasonact_ros.arguments import positive_int, seed
-from reasonact_ros.learning.errors import ERRORS, DetectorChoiceError
+from reasonact_ros.learning.errors import ERRORS, DetectorChoiceError, TrainingError
 
 __all__ = ["ERRORS", "add_commands"]
 
@@ -50,9 +50,10 @@ def add_commands(commands) -> None:
     train.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")
     train.add_argument("--init", type=Path, default=None, metavar="MODEL",
                        help="start from this model file's weights (fine-tuning)")
-    train.add_argument("--stride", type=int, choices=(2, 4), default=2,
-                       help="output stride of the people heads: 2 separates people who "
-                            "stand close together in the image, 4 trains twice as fast")
+    train.add_argument("--stride", type=int, choices=(2, 4), default=None,
+                       help="output stride of the people heads (default 2; with --init, the "
+                            "model's): 2 separates people who stand close together in the "
+                            "image, 4 trains faster")
     train.set_defaults(run=_run_train)
 
     evaluate = commands.add_parser(
@@ -82,11 +83,14 @@ def _run_train(args) -> int:
     from reasonact_ros.learning.model import ModelConfig
     from reasonact_ros.learning.train import train
 
+    if args.init is not None and args.stride is not None:
+        raise TrainingError("--stride: a fine-tuned model keeps the --init model's network; "
+                            "leave --stride out")
     data = args.data[0] if len(args.data) == 1 else list(args.data)
+    config = None if args.init is not None else ModelConfig(stride=args.stride or 2)
     summary = train(data, args.out, epochs=args.epochs, seed=args.seed,
                     val_dir=args.val, batch_size=args.batch_size, threads=args.threads,
-                    learning_rate=args.lr, init_model=args.init,
-                    config=ModelConfig(stride=args.stride))
+                    learning_rate=args.lr, init_model=args.init, config=config)
     best = summary["best_val"]
     print(f"best epoch {summary['best_epoch']}: mAP50 {best['map50']} walkway IoU "
           f"{best['walkway_iou']} in {summary['training_time_s']:.0f} s; model {args.out}, "
