@@ -134,3 +134,20 @@ def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
     action = decide(person(1, 0.9, 0.1, vx=1.0))
     assert action["behavior"] == "SLOW" and 0.0 < action["max_speed"] < 1.0
     assert decide(person(1, 0.9, 0.1, vx=-1.0))["behavior"] == "STOP"  # coming at us
+
+
+def test_a_box_beside_the_walkway_is_left_to_the_planner_one_on_it_is_passed():
+    # Robot on the keep-right line; a 1.8 m box just off the right edge, its lidar cluster
+    # a circle of radius 0.9 that reaches into the lane.
+    beside = TrackedObject(502, ObjectClass.OBSTACLE, 4.0, -1.3, radius=0.9)
+    scene = Scene(stamp=0.0, robot=Pose2D(0.0, -0.75), robot_velocity=Velocity2D(1.2, 0.0),
+                  objects=(TrackedObject(502, ObjectClass.OBSTACLE, 4.0, -1.9, radius=0.9),),
+                  walkway=WALKWAY, health=HEALTHY)
+    assert POLICY.propose(scene, None, 0.0)["behavior"] == "FOLLOW_WALKWAY"
+    on_it = Scene(stamp=0.0, robot=Pose2D(0.0, -0.75), robot_velocity=Velocity2D(1.2, 0.0),
+                  objects=(beside,), walkway=WALKWAY, health=HEALTHY)
+    assert POLICY.propose(on_it, None, 0.0)["behavior"] in ("PASS_LEFT", "PASS_RIGHT")
+    # Without a walkway there is no 'beside it': the box in the lane is passed.
+    assert POLICY.propose(Scene(stamp=0.0, robot=Pose2D(0.0, -0.75), objects=scene.objects,
+                                health=HEALTHY), None, 0.0)["behavior"] in (
+        "PASS_LEFT", "PASS_RIGHT")

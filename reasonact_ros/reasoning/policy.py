@@ -18,7 +18,8 @@ Its rules, first match wins:
 6. someone in our lane about to be hit (TTC small) → STOP
 7. a crowd ahead                                   → SLOW
 8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
-9. someone standing, or an obstacle, in our lane   → pass on the side with more room
+9. someone standing, or an obstacle on the walkway, → pass on the side with more room
+   in our lane
 10. a slower person ahead walking our way          → PASS_LEFT (overtake)
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
@@ -106,6 +107,17 @@ def _is_blocking(fact: ObjectFact) -> bool:
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
     return fact.forward_m > 0.0 and abs(fact.lateral_m) <= half_width + fact.radius_m
+
+
+def _in_our_way(scene: Scene, fact: ObjectFact) -> bool:
+    """A person anywhere near our path is; a thing only on the walkway we follow.
+
+    Beside the walkway, a box or a bench is the planner's to keep clear of (its lidar
+    points are in the obstacle costs): slowing down to pass it as if it blocked the
+    walkway cost the robot seconds for nothing (a 1.8 m box is a lidar cluster of radius
+    ~0.9 m, which reaches into the lane).
+    """
+    return _is_person(fact) or scene.walkway is None or fact.on_walkway
 
 
 def _new_in_lane(facts) -> ObjectFact | None:
@@ -225,7 +237,8 @@ class RulesPolicy:
                         f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
 
         for fact in relevant:
-            if _is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
+            if (_is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M
+                    and _in_our_way(scene, fact)):
                 side = self._side_with_room(scene, fact, keep_side, relevant)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"It is in our way: pass on the {side.name[5:].lower()}, "
