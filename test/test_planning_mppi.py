@@ -214,20 +214,20 @@ def test_a_group_filling_the_walkway_is_met_on_the_verge_not_fled_from():
 
 
 def test_the_verge_is_only_granted_for_people_who_leave_no_room():
-    planner = small_planner()
     one = [TrackedObject(1, ObjectClass.PEDESTRIAN, 6.0, 0.9, -1.0, 0.0, 0.25)]
-    assert planner._verge_side(_input(one, Behavior.PASS_RIGHT), _pass(Behavior.PASS_RIGHT)) == 0
+    assert _verge_for(one, Behavior.PASS_RIGHT) == 0
     group = group_abreast(x=6.0)
-    assert planner._verge_side(_input(group, Behavior.PASS_RIGHT),
-                               _pass(Behavior.PASS_RIGHT)) == -1.0
-    assert planner._verge_side(_input(group, Behavior.PASS_LEFT),
-                               _pass(Behavior.PASS_LEFT)) == 1.0
+    assert _verge_for(group, Behavior.PASS_RIGHT) == -1.0
+    assert _verge_for(group, Behavior.PASS_LEFT) == 1.0
     walking_our_way = [TrackedObject(i, ObjectClass.PEDESTRIAN, 6.0, y, 1.0, 0.0, 0.25)
                        for i, y in enumerate((0.9, 0.0, -0.9))]
-    assert planner._verge_side(_input(walking_our_way, Behavior.PASS_RIGHT),
-                               _pass(Behavior.PASS_RIGHT)) == 0
-    assert planner._verge_side(_input(group, Behavior.FOLLOW_WALKWAY),
-                               _pass(Behavior.FOLLOW_WALKWAY)) == 0  # never granted yet
+    assert _verge_for(walking_our_way, Behavior.PASS_RIGHT) == 0
+    assert _verge_for(group, Behavior.FOLLOW_WALKWAY) == 0  # never granted yet
+
+
+def _verge_for(people, behavior):
+    # A fresh planner each time: a verge once granted is held for a while.
+    return small_planner()._verge_side(_input(people, behavior), _pass(behavior))
 
 
 def _pass(behavior):

@@ -421,10 +421,6 @@ class MPPIPlanner:
             lateral, half_width = field.frame_at(*grid.cell_centres())
             verge_side = self._verge_side(inp, decision)
             if verge_side:
-                self._verge = (verge_side, inp.now + cfg.verge_hold)
-            elif inp.now <= self._verge[1] and decision.behavior != Behavior.STOP:
-                verge_side = self._verge[0]
-            if verge_side:
                 keep_right_weight = 0.0  # the keep-right line is on the walkway
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
@@ -480,43 +476,51 @@ class MPPIPlanner:
     def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
         """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
 
-        When passing, or while a verge granted within ``verge_hold`` is still needed: the
-        people coming towards us nearest ahead on the walkway (within ``passing_range``),
-        with those within ``verge_group_gap`` along the walkway of them, leave less than
-        the robot's width plus the decision's clearance between them and the walkway's edge
-        on our passing side. Zero otherwise, and at corners, where the walkway has no one
-        direction. A group walking abreast towards us is met on the verge, as people do,
-        instead of fled from along the walkway.
+        Granted when passing and the oncoming people leave no room on that side
+        (``_no_room_beside``); renewed, whatever the behaviour but STOP, while they still
+        leave none (turned towards the verge, the robot no longer sees them ahead and the
+        rules say SLOW); kept ``verge_hold`` seconds after that. Zero otherwise. Never
+        granted at a corner, where the walkway has no one direction.
         """
-        cfg = self.config
-        passing = decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT)
-        held = decision.behavior != Behavior.STOP and inp.now <= self._verge[1]
-        if not inp.people or not (passing or held):
-            return 0.0
-        here = np.array([inp.robot.x, inp.robot.y])
-        direction = inp.walkway.direction_at(here)
+        granted_side, until = self._verge
+        held = decision.behavior != Behavior.STOP and inp.now <= until
+        direction = inp.walkway.direction_at((inp.robot.x, inp.robot.y))
         if direction is None:
-            return 0.0
+            return granted_side if held else 0.0
         heading = np.array([math.cos(inp.robot.yaw), math.sin(inp.robot.yaw)])
-        our_way = 1.0 if float(direction @ heading) >= 0.0 else -1.0
-        if passing:
-            side = our_way * (1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
+        our_way = direction if float(direction @ heading) >= 0.0 else -direction
+        if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
+            # Our left along the walkway is its left when we walk its way.
+            side = float(our_way @ direction) * (
+                1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
         else:
-            side = self._verge[0]  # still beside the people it was granted for?
+            side = granted_side if held else 0.0
+        if side and self._no_room_beside(inp, our_way, side, decision.min_clearance):
+            self._verge = (side, inp.now + self.config.verge_hold)
+            return side
+        return granted_side if held else 0.0
+
+    def _no_room_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
+                        clearance: float) -> bool:
+        """Whether the people coming towards us nearest ahead on the walkway (within
+        ``passing_range``), with those within ``verge_group_gap`` along it of them, leave
+        less than the robot's width plus ``clearance`` to the walkway's ``side`` edge."""
+        cfg = self.config
+        if not inp.people:
+            return False
         positions = np.array([[p.x, p.y] for p in inp.people])
         velocities = np.nan_to_num(np.array([[p.vx, p.vy] for p in inp.people]))
         radii = np.array([p.radius for p in inp.people])
-        along = (positions - here) @ direction * our_way
+        along = (positions - np.array([inp.robot.x, inp.robot.y])) @ our_way
         oncoming = ((along > 0.0) & (along < cfg.passing_range)
-                    & (velocities @ direction * our_way < -MOVING_SPEED))
+                    & (velocities @ our_way < -MOVING_SPEED))
         if not oncoming.any():
-            return 0.0
+            return False
         group = oncoming & (along <= along[oncoming].min() + cfg.verge_group_gap)
         lateral, half_width = costs.walkway_frame(inp.walkway.left, inp.walkway.right,
                                                   positions[group])
         room = half_width - (side * lateral + radii[group])
-        needed = 2.0 * cfg.robot_radius + decision.min_clearance
-        return side if float(room.min()) < needed else 0.0
+        return float(room.min()) < 2.0 * cfg.robot_radius + clearance
 
     def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
                         here: np.ndarray, direction: np.ndarray) -> int | None:
