@@ -16,7 +16,7 @@ from reasonact_ros.learning.evaluation import (
 
 def _small_model():
     torch.manual_seed(0)
-    return net.PersonWalkwayNet(net.ModelConfig(input_width=64, input_height=48))
+    return net.PersonWalkwayNet(net.ModelConfig(input_width=64, input_height=48, stride=4))
 
 
 def test_model_file_round_trip_keeps_weights_and_config(tmp_path):
@@ -69,7 +69,7 @@ def test_foreign_or_mismatched_model_file_is_a_model_format_error(tmp_path):
 
 
 def test_decode_puts_a_peak_back_at_its_box():
-    config = net.ModelConfig(input_width=64, input_height=48)
+    config = net.ModelConfig(input_width=64, input_height=48, stride=4)
     heat = torch.full((1, 1, 12, 16), -9.0)
     heat[0, 0, 5, 10] = 4.0
     box = torch.zeros(1, 4, 12, 16)

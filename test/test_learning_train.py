@@ -18,7 +18,7 @@ from reasonact_ros.learning.train import (
     train,
 )
 
-CONFIG = ModelConfig(input_width=64, input_height=48)
+CONFIG = ModelConfig(input_width=64, input_height=48, stride=4)
 
 
 def _tiny_data(path, count=6):
