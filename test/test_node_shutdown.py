@@ -64,3 +64,50 @@ def test_safety_node_forwards_then_publishes_zero_on_sigint():
         stop(process)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+# A node whose timer does what pybind11 does when SIGINT lands while rclpy takes a
+# message: the KeyboardInterrupt raised during argument conversion comes out as a
+# RuntimeError. The node must still stop cleanly and run its on_shutdown.
+_INTERRUPTED_IN_CPP = """
+import signal
+from rclpy.node import Node
+from reasonact_ros.nodes import entrypoint
+
+class Probe(Node):
+    executor_threads = 1
+
+    def __init__(self):
+        super().__init__("interrupted_probe")
+        self.create_timer(0.05, self.tick)
+
+    def tick(self):
+        try:
+            entrypoint._raise_interrupt(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise RuntimeError("Unable to convert call argument '0' to Python object") from None
+
+    def on_shutdown(self):
+        print("on_shutdown ran", flush=True)
+
+raise SystemExit(entrypoint.spin_node(Probe, []))
+"""
+
+_CRASHING = _INTERRUPTED_IN_CPP.replace(
+    "entrypoint._raise_interrupt(signal.SIGINT, None)", "raise KeyboardInterrupt").replace(
+    "except KeyboardInterrupt:", "except ZeroDivisionError:").replace(
+    "self.create_timer(0.05, self.tick)", "self.create_timer(0.05, self.fail)").replace(
+    "    def on_shutdown", "    def fail(self):\n        raise RuntimeError('a real bug')\n\n"
+    "    def on_shutdown")
+
+
+def test_an_interrupt_inside_rclpy_is_a_clean_stop_but_a_real_error_is_not():
+    # Both stop by themselves on their first timer tick.
+    interrupted = start_python(["-c", _INTERRUPTED_IN_CPP])
+    output, _ = interrupted.communicate(timeout=30.0)
+    assert interrupted.returncode == 0, output
+    assert "on_shutdown ran" in output
+    crashing = start_python(["-c", _CRASHING])
+    output, _ = crashing.communicate(timeout=30.0)
+    assert crashing.returncode != 0 and "a real bug" in output
+    assert "on_shutdown ran" in output  # zero velocity even on a crash

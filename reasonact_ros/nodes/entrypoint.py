@@ -4,12 +4,19 @@ rclpy's own SIGINT handler shuts the context down before a `finally` block
 runs, after which a node can no longer publish its zero command. So the nodes
 take SIGINT/SIGTERM themselves, turn them into KeyboardInterrupt, and stop in
 order: the node's `on_shutdown()` (zero velocity) first, then rclpy.
+
+A signal that arrives while rclpy is inside C++ (taking a message) reaches Python as the
+KeyboardInterrupt being raised in the middle of pybind11's argument conversion, which
+pybind11 reports as a RuntimeError ("Unable to convert call argument"). So the handler
+also records that a stop was asked for, and an exception out of the executor after that
+is the stop, not a crash.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 import rclpy
 from rclpy.executors import (
@@ -19,8 +26,11 @@ from rclpy.executors import (
 )
 from rclpy.signals import SignalHandlerOptions
 
+_stop_asked = threading.Event()
+
 
 def _raise_interrupt(signum, frame):
+    _stop_asked.set()
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -43,6 +53,9 @@ def spin_node(node_class, args=None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        if not _stop_asked.is_set():
+            raise
     finally:
         # Executor first: no callback on another thread may publish after the zero.
         if executor is not None:
