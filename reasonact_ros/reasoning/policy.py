@@ -17,9 +17,7 @@ Its rules, first match wins:
 5. a person crossing who will be in our lane soon  → STOP (imminent) / YIELD
 6. someone in our lane about to be hit (TTC small) → STOP
 7. a crowd ahead                                   → SLOW
-8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told);
-                                                      YIELD if they come through the gap
-                                                      beside a blocker that we must take
+8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
 10. a slower person ahead walking our way          → PASS_LEFT (overtake)
@@ -71,9 +69,8 @@ PASS_LOOKAHEAD_M = 6.0
 NEARBY_M = 1.8  # people this close beside us: slow down
 FOLLOW_SPEED_FRACTION = 0.7  # behind someone close ahead walking our way: this x their speed
 BLOCKER_GROUP_M = 2.0  # standing things this close along our way block the walkway together
-PASS_HOLD_S = 3.0  # a blocker being passed stays the target this long out of our lane
 
-CRUISE_SPEED_MPS = 1.5  # a brisk walking pace when nothing asks for less
+CRUISE_SPEED_MPS = 1.5  # a brisk walking pace (the robot's limit) when nothing asks for less
 PASS_SPEED_MPS = 0.8
 CAUTION_SPEED_MPS = PASS_SPEED_MPS  # for a return not yet confirmed as a track
 CAUTION_LOOKAHEAD_M = 6.0
@@ -143,12 +140,11 @@ class RulesPolicy:
 
     def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
-        self._passing = (NO_TARGET, -math.inf)  # (blocker id, when last chosen [s])
 
     def propose(self, scene: Scene, intent: Intent | None, now: float) -> dict:
         every_fact = scene_facts(scene, include_unconfirmed=True)
         facts = tuple(f for f in every_fact if f.confirmed)
-        behavior, speed, clearance, target, why = self._decide(scene, facts, intent, now)
+        behavior, speed, clearance, target, why = self._decide(scene, facts, intent)
         if speed > CAUTION_SPEED_MPS and behavior != Behavior.STOP:
             new = _new_in_lane(every_fact)
             if new is not None:
@@ -176,7 +172,7 @@ class RulesPolicy:
             "thought": thought,
         }
 
-    def _decide(self, scene: Scene, facts, intent: Intent | None, now: float):
+    def _decide(self, scene: Scene, facts, intent: Intent | None):
         keep_side = intent.keep_side if intent is not None else None
         if intent is not None and intent.wait:
             return Behavior.STOP, 0.0, DEFAULT_CLEARANCE_M, NO_TARGET, "Waiting as instructed."
@@ -233,16 +229,9 @@ class RulesPolicy:
                     f"There is a crowd of {len(ahead_people)} people ahead: slow down "
                     "and keep extra distance.")
 
-        blocker = next((f for f in relevant if _is_blocking(f) and _in_lane(f)
-                        and f.forward_m <= PASS_LOOKAHEAD_M and _in_our_way(scene, f)), None)
         for fact in people:
             if (fact.relative_motion == "approaching" and fact.ahead
                     and fact.forward_m <= LOOKAHEAD_M and abs(fact.lateral_m) <= 2.0):
-                if blocker is not None and self._through_our_gap(scene, fact, blocker,
-                                                                 keep_side, relevant):
-                    return (Behavior.YIELD, YIELD_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
-                            "They are coming through the gap beside what blocks the "
-                            "walkway, the way we must take: wait for them to come through.")
                 side = self._oncoming_side(fact, keep_side)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
@@ -251,15 +240,9 @@ class RulesPolicy:
             if (_is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M
                     and _in_our_way(scene, fact)):
                 side = self._side_with_room(scene, fact, keep_side, relevant)
-                self._passing = (fact.id, now)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"It is in our way: pass on the {side.name[5:].lower()}, "
                         "where there is more room.")
-        held = self._still_passing(scene, relevant, now)
-        if held is not None:
-            side = self._side_with_room(scene, held, keep_side, relevant)
-            return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, held.id,
-                    f"We are still passing it: on the {side.name[5:].lower()}.")
 
         for fact in people:
             if (fact.relative_motion == "same_direction" and _in_lane(fact)
@@ -279,36 +262,6 @@ class RulesPolicy:
                     "The way is clear: follow the walkway.")
         return (Behavior.PROCEED, CRUISE_SPEED_MPS, DEFAULT_CLEARANCE_M, NO_TARGET,
                 "The way is clear: proceed.")
-
-    def _still_passing(self, scene: Scene, relevant, now: float) -> ObjectFact | None:
-        """The blocker we were passing until PASS_HOLD_S ago, while it is still ahead.
-
-        Turned away from it (to let someone by), the robot no longer has it in its lane;
-        without this the rules said FOLLOW_WALKWAY, keeping right took the robot into the
-        blocked part of the walkway, and it ended in the corner in front of the barrier.
-        """
-        target, since = self._passing
-        if not 0.0 <= now - since <= PASS_HOLD_S:
-            return None
-        return next((f for f in relevant if f.id == target and _is_blocking(f)
-                     and _in_our_way(scene, f) and f.forward_m > 0.0
-                     and f.distance_m <= PASS_LOOKAHEAD_M), None)
-
-    @classmethod
-    def _through_our_gap(cls, scene: Scene, person: ObjectFact, blocker: ObjectFact,
-                         keep_side: str | None, others) -> bool:
-        """Whether an oncoming person will meet us at a blocker, on the side we must pass it.
-
-        Passing them on our usual side would send us into the blocked part of the walkway
-        (narrow_passage: the robot kept right for the person coming through the gap and
-        ended in the corner between the post and the barrier, with no way out forwards).
-        """
-        if person.forward_m < blocker.forward_m - BLOCKER_GROUP_M:
-            return False  # we meet them before the blocker: room enough to pass as usual
-        free = cls._side_with_room(scene, blocker, keep_side, others)
-        person_side = Behavior.PASS_LEFT if person.lateral_m > blocker.lateral_m else (
-            Behavior.PASS_RIGHT)
-        return free == person_side
 
     @staticmethod
     def _oncoming_side(fact: ObjectFact, keep_side: str | None) -> Behavior:
