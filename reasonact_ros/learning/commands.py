@@ -87,8 +87,8 @@ def _run_train(args) -> int:
         raise TrainingError("--stride: a fine-tuned model keeps the --init model's network; "
                             "leave --stride out")
     data = args.data[0] if len(args.data) == 1 else list(args.data)
-    config = (None if args.init is not None
-              else ModelConfig(stride=args.stride) if args.stride else ModelConfig())
+    # None: train() takes the --init model's network, else ModelConfig's defaults.
+    config = ModelConfig(stride=args.stride) if args.stride is not None else None
     summary = train(data, args.out, epochs=args.epochs, seed=args.seed,
                     val_dir=args.val, batch_size=args.batch_size, threads=args.threads,
                     learning_rate=args.lr, init_model=args.init, config=config)
