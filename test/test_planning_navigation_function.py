@@ -37,7 +37,39 @@ def test_a_wall_makes_the_way_round_longer_and_its_ends_nearer():
     # Around an end of the wall (clearance 0.35) is at least sqrt(2^2 + 1.35^2) twice.
     assert behind_the_wall >= 2 * math.hypot(2.0, 1.35) - 0.1
     assert length_at(field, 0.0, 1.6) < behind_the_wall  # level with the way round
-    assert math.isinf(length_at(field, 2.0, 0.0))  # inside the wall's clearance
+
+
+def test_inside_an_obstacles_clearance_the_length_is_the_way_out_and_on():
+    field = NavigationFunction(grid_over(wall(2.0, -1.0, 1.0)), (4.0, 0.0), clearance=0.35)
+    # 0.3 m before the wall is inside its clearance: a robot squeezed there is not cut
+    # off; its way leads back out to where the free cells begin and round from there.
+    squeezed, out_there = length_at(field, 1.7, 0.0), length_at(field, 1.45, 0.0)
+    assert math.isfinite(squeezed)
+    assert out_there < squeezed <= out_there + 0.45
+
+
+def block():
+    """A 2 m square filled with lidar points: its middle is 1 m from any free cell."""
+    side = np.arange(0.0, 2.0, RESOLUTION)
+    return np.array([[1.0 + x, y - 1.0] for x in side for y in side])
+
+
+def test_deep_inside_an_obstacle_there_is_no_way():
+    field = NavigationFunction(grid_over(block()), (4.5, 0.0), clearance=0.35)
+    assert math.isinf(length_at(field, 2.0, 0.0))  # 1 m from the block's edge
+
+
+def test_the_descent_heading_is_the_way_round():
+    open_field = NavigationFunction(grid_over(np.zeros((0, 2))), (4.0, 0.0), clearance=0.35)
+    assert open_field.descent_heading(np.array([0.0]), np.array([0.0]))[0] == \
+        pytest.approx(0.0, abs=0.2)
+    walled = NavigationFunction(grid_over(wall(2.0, -1.0, 1.0)), (4.0, 0.0), clearance=0.35)
+    # Just before the wall, a little off its middle: round the nearer end, not into it.
+    above = walled.descent_heading(np.array([1.4]), np.array([0.4]))[0]
+    below = walled.descent_heading(np.array([1.4]), np.array([-0.4]))[0]
+    assert above > 0.8 and below < -0.8
+    deep = NavigationFunction(grid_over(block()), (4.5, 0.0), clearance=0.35)
+    assert math.isnan(deep.descent_heading(np.array([2.0]), np.array([0.0]))[0])
 
 
 def test_slowness_off_the_walkway_sends_the_way_round_the_other_end():

@@ -50,6 +50,15 @@ def path_angle_cost(x: torch.Tensor, y: torch.Tensor, yaw: torch.Tensor,
     return error.sub_(threshold).clamp_(min=0.0).sum(dim=1).mul_(weight)
 
 
+def heading_error_cost(yaw: torch.Tensor, wanted: torch.Tensor, threshold: float,
+                       weight: float) -> torch.Tensor:
+    """(S,) cost of heading away from the way to go: ``weight`` per step per radian by
+    which ``yaw`` misses ``wanted`` (S, T) by more than ``threshold``; NaN wanted: none."""
+    error = torch.remainder(yaw - wanted + math.pi, 2.0 * math.pi).sub_(math.pi).abs_()
+    error = torch.nan_to_num_(error.sub_(threshold).clamp_(min=0.0), nan=0.0)
+    return error.sum(dim=1).mul_(weight)
+
+
 def limit_acceleration(controls: np.ndarray, start: np.ndarray, max_step: np.ndarray,
                        lower: np.ndarray, upper: np.ndarray) -> None:
     """Make (S, T, 2) controls reachable from ``start`` (2,) in place, exactly.

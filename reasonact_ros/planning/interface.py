@@ -31,6 +31,7 @@ STATUS_GOAL_REACHED = "goal_reached"
 STATUS_WAITING = "waiting"  # the decision says STOP
 STATUS_YIELDING = "yielding"  # the decision says YIELD and someone's path crosses ours
 STATUS_NO_GOAL = "no_goal"
+STATUS_RECOVERING = "recovering"  # tracking, but stalled: soft costs relaxed (MPPI)
 STATUS_BLOCKED = "blocked"  # even the best rollout (braking included) collides within 1 s
 
 

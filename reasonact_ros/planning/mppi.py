@@ -34,6 +34,7 @@ from reasonact_ros.planning.interface import (
     STATUS_BLOCKED,
     STATUS_GOAL_REACHED,
     STATUS_NO_GOAL,
+    STATUS_RECOVERING,
     STATUS_TRACKING,
     STATUS_WAITING,
     STATUS_YIELDING,
@@ -76,6 +77,9 @@ class MPPIConfig:
     # carrot within exact reach rewards arriving at the horizon's end, not hurrying
     goal_clearance: float = 0.35  # [m] the goal distance is the path length around lidar
     # points with the footprint's centre this far from them; 0: the straight line
+    field_margin: float = 1.0  # [m] the grid reaches this far round the robot and the
+    # field's target whatever the rollouts' reach: a standing robot's rollouts are short,
+    # and a grid no wider than them may hold no way round a barrier beside it
     unreachable_penalty: float = 5.0  # [m] added to the straight line where that path is cut
     goal_field_radius: float = 8.0  # [m] a farther target is approached along the straight
     # line to this distance: the field's grid stays the size of the rollouts' reach
@@ -120,6 +124,14 @@ class MPPIConfig:
     verge_hold: float = 3.0  # [s] the verge stays granted this long after it was last
     # needed, and is renewed whatever the behaviour while they still leave no room: turned
     # towards the verge, the robot no longer sees the group ahead, and the rules say SLOW
+    # stalls (see MPPIPlanner._stalled)
+    stall_time: float = 3.0  # [s] free to move (tracking, speed cap >= stall_min_speed) ...
+    stall_distance: float = 0.3  # [m] ... and moved less than this in that time: stalled (a
+    # creep counts: at 0.05 m/s the robot crept along the barrier for 8 s before the relief)
+    stall_min_speed: float = 0.3  # [m/s]
+    stall_relief_time: float = 4.0  # [s] then keep-right is off and the obstacle margin ...
+    stall_margin_factor: float = 0.4  # ... this fraction, for this long, and the clearance
+    stall_clearance_factor: float = 0.6  # from people this fraction of the decision's
     # smoothness
     linear_smoothness_weight: float = 2.0  # per (m/s)^2 change per step
     angular_smoothness_weight: float = 0.2  # per (rad/s)^2 change per step
@@ -194,6 +206,9 @@ class MPPIPlanner:
         self._sent: collections.deque = collections.deque(maxlen=self.config.smoothing_window)
         self._route.reset()
         self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
+        self._track: collections.deque = collections.deque()  # (time, x, y) while tracking
+        self._relieved_until = -math.inf
+        self._relieved = False
 
     def plan(self, inp: PlannerInput) -> PlanResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -229,19 +244,34 @@ class MPPIPlanner:
             elif kind is not None:
                 speed_cap, status = min(speed_cap, cfg.slow_speed), STATUS_YIELDING
         bounds = self._bounds(inp, speed_cap)
+        self._relieved = self._stalled(inp, status, speed_cap)
+        if self._relieved and status == STATUS_TRACKING:
+            status = STATUS_RECOVERING
 
         v, w = self._sample(self._warm_start(inp.now), bounds)
         x, y, yaw = costs.unicycle_rollout(inp.robot.x, inp.robot.y, inp.robot.yaw, v, w,
                                            cfg.dt)
-        total, collided = self._score(inp, decision, x, y, v, w, bounds, speed_cap, path,
-                                      predicted)
+        total, collided, field = self._score(inp, decision, x, y, v, w, bounds, speed_cap,
+                                             path, predicted)
         to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
         # With a route corner within reach the route term steers; the bearing to a carrot
         # round the corner would cut it.
         if cfg.path_angle_weight > 0.0 and to_goal > cfg.keep_right_fade and len(path) <= 2:
-            carrot = (float(path[-1][0]), float(path[-1][1]))
-            total.add_(costs.path_angle_cost(x, y, yaw, carrot, cfg.path_angle_threshold,
-                                             cfg.path_angle_weight))
+            # Face the way round obstacles, not the carrot behind them: facing a barrier,
+            # every turn towards the gap beside it missed the carrot's bearing by more
+            # than the threshold, and the robot stood in front of it. Each rollout point
+            # is judged against the shortest path's direction there (Nav2's critic
+            # follows the global path for the same reason); the carrot's bearing only
+            # without the field.
+            if field is not None:
+                wanted = torch.from_numpy(field.descent_heading(x.numpy(), y.numpy())
+                                          .astype(np.float32))
+                total.add_(costs.heading_error_cost(yaw, wanted, cfg.path_angle_threshold,
+                                                    cfg.path_angle_weight))
+            else:
+                carrot = (float(path[-1][0]), float(path[-1][1]))
+                total.add_(costs.path_angle_cost(x, y, yaw, carrot, cfg.path_angle_threshold,
+                                                 cfg.path_angle_weight))
 
         weights = torch.softmax((total.min() - total) / cfg.temperature, dim=0)
         optimum = torch.stack([weights @ v, weights @ w], dim=1).numpy()
@@ -265,6 +295,36 @@ class MPPIPlanner:
         self._sent.append(optimum[0].copy())
         command = Velocity2D(float(optimum[0, 0]), float(optimum[0, 1]))
         return PlanResult(command, trajectory, by_id, status)
+
+    def _stalled(self, inp: PlannerInput, status: str, speed_cap: float) -> bool:
+        """Whether the robot has stood still for ``stall_time`` while free to move.
+
+        MPPI's local minimum: in a corner before a barrier, every way out passes an
+        obstacle inside its margin or leaves the keep-right line for seconds, and over a
+        2.8 s horizon that costs more than the little progress it buys, so standing still
+        wins, cycle after cycle (narrow_passage: the robot stood before the barrier until
+        the timeout, nobody near); level with people standing on a narrow walkway, the
+        clearance asked may be more than there is. Then those soft costs are relaxed for
+        ``stall_relief_time`` (Nav2 answers its progress checker with recoveries the same
+        way): no keep-right, a smaller obstacle margin, a smaller clearance from people
+        (never below the limits'). Collision costs and the safety layer are untouched.
+        Waiting on purpose (yielding, STOP, at the goal) is no stall and starts the watch
+        afresh.
+        """
+        cfg = self.config
+        if status != STATUS_TRACKING or speed_cap < cfg.stall_min_speed:
+            self._track.clear()
+            return inp.now <= self._relieved_until
+        track = self._track
+        track.append((inp.now, inp.robot.x, inp.robot.y))
+        while len(track) > 1 and inp.now - track[1][0] >= cfg.stall_time:
+            track.popleft()
+        then, x, y = track[0]
+        if (inp.now - then >= cfg.stall_time
+                and math.hypot(inp.robot.x - x, inp.robot.y - y) < cfg.stall_distance):
+            self._relieved_until = inp.now + cfg.stall_relief_time
+            track.clear()
+        return inp.now <= self._relieved_until
 
     def _speed_cap(self, inp: PlannerInput, decision: Decision) -> float:
         cfg = self.config
@@ -339,9 +399,10 @@ class MPPIPlanner:
         target = (float(path[-1][0]), float(path[-1][1]))
         field_target, beyond = self._field_target(inp, target)
         static = self._static_costs(inp, decision, x, y, path, field_target)
+        field, distance = self._goal_distance(static.grid, static.slowness, field_target,
+                                              beyond, target, x, y)
         total = costs.goal_cost(x, y, target, cfg.progress_weight, cfg.terminal_weight,
-                                self._goal_distance(static.grid, static.slowness, field_target,
-                                                    beyond, target, x, y))
+                                distance)
         total.add_(costs.smoothness_cost(v, w, (float(bounds.start[0]), float(bounds.start[1])),
                                          cfg.linear_smoothness_weight,
                                          cfg.angular_smoothness_weight))
@@ -350,7 +411,7 @@ class MPPIPlanner:
             self._add_people_costs(inp, decision, x, y, speed_cap, target, predicted,
                                    step_cost, collided, total)
         total.add_(step_cost.sum(dim=1))
-        return total, collided
+        return total, collided, field
 
     def _field_target(self, inp, target) -> tuple[tuple[float, float], float]:
         """Where the goal's path-length field ends, and the straight metres beyond it."""
@@ -362,23 +423,23 @@ class MPPIPlanner:
         return (inp.robot.x + dx * scale, inp.robot.y + dy * scale), distance - radius
 
     def _goal_distance(self, grid, slowness, field_target, beyond, target, x, y
-                       ) -> torch.Tensor | None:
-        """(S, T) path length to the target around obstacles (to ``field_target``, then
-        ``beyond`` metres straight on), or None for the straight line (disabled, or no
-        free cell)."""
+                       ) -> tuple[NavigationFunction | None, torch.Tensor | None]:
+        """The field and the (S, T) path length to the target around obstacles (to
+        ``field_target``, then ``beyond`` metres straight on); (None, None) for the
+        straight line (disabled, or no free cell)."""
         cfg = self.config
         if cfg.goal_clearance <= 0.0:
-            return None
+            return None, None
         field = NavigationFunction(grid, field_target, cfg.goal_clearance, slowness=slowness)
         if not field.reachable:
-            return None
+            return None, None
         xs, ys = x.numpy(), y.numpy()
         along = field.lookup(xs, ys) + beyond
         cut = ~np.isfinite(along)
         if cut.any():
             along[cut] = np.hypot(xs[cut] - target[0], ys[cut] - target[1]) + \
                 cfg.unreachable_penalty
-        return torch.from_numpy(along.astype(np.float32))
+        return field, torch.from_numpy(along.astype(np.float32))
 
     def _static_costs(self, inp, decision, x, y, path, field_target) -> costs.StaticCostMap:
         """Obstacle, walkway and route step costs per cycle, on one grid that covers the
@@ -389,17 +450,19 @@ class MPPIPlanner:
         # The field's target is inside, with a margin, so the goal's path-length field
         # reaches it.
         fx, fy = field_target
-        lower = (min(float(x_range.min), inp.robot.x, fx - 0.5),
-                 min(float(y_range.min), inp.robot.y, fy - 0.5))
-        upper = (max(float(x_range.max), inp.robot.x, fx + 0.5),
-                 max(float(y_range.max), inp.robot.y, fy + 0.5))
+        pad = cfg.field_margin
+        lower = (min(float(x_range.min), inp.robot.x - pad, fx - pad),
+                 min(float(y_range.min), inp.robot.y - pad, fy - pad))
+        upper = (max(float(x_range.max), inp.robot.x + pad, fx + pad),
+                 max(float(y_range.max), inp.robot.y + pad, fy + pad))
         far = cfg.robot_radius + cfg.obstacle_margin + 0.5
         points = without_people(inp.obstacle_points, inp.people, cfg.people_points_margin)
         grid = costs.DistanceGrid.covering(points, lower, upper, cfg.grid_resolution,
                                            max_distance=far)
         slowness = None
+        margin = cfg.obstacle_margin * (cfg.stall_margin_factor if self._relieved else 1.0)
         cell_cost, collided = costs.obstacle_cell_cost(
-            grid.distances, cfg.robot_radius, cfg.obstacle_margin, cfg.collision_weight,
+            grid.distances, cfg.robot_radius, margin, cfg.collision_weight,
             cfg.obstacle_weight)
         if inp.walkway is not None:
             field = self._walkway_field
@@ -420,8 +483,9 @@ class MPPIPlanner:
             keep_right_weight *= min(1.0, to_goal / cfg.keep_right_fade)
             lateral, half_width = field.frame_at(*grid.cell_centres())
             verge_side = self._verge_side(inp, decision)
-            if verge_side:
-                keep_right_weight = 0.0  # the keep-right line is on the walkway
+            if verge_side or self._relieved:
+                # The keep-right line is on the walkway; or it is what holds us stalled.
+                keep_right_weight = 0.0
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
                                             keep_right_weight, verge_side,
@@ -444,17 +508,24 @@ class MPPIPlanner:
         radii = np.array([p.radius for p in people])
         headings, front, back, side = self._personal_space(people)
         # Lower bound of any rollout's distance to each person at each step (P, T).
+        clearance = decision.min_clearance
+        if self._relieved:
+            # Stalled beside people who leave less room than asked (two people standing
+            # on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass closer, never
+            # nearer than the limits allow any decision to ask.
+            clearance = max(clearance * cfg.stall_clearance_factor,
+                            inp.limits.min_person_clearance)
         reach = speed_cap * cfg.dt * np.arange(1, cfg.steps + 1)
         centre_bound = np.linalg.norm(predicted - here, axis=2) - reach
         surface_bound = centre_bound - cfg.robot_radius - radii[:, None]
-        near = surface_bound < decision.min_clearance + 0.1
+        near = surface_bound < clearance + 0.1
         # Beyond 2.5 sigma the personal-space cost is under 5 % of its peak.
         in_space = centre_bound < 2.5 * np.maximum(front, side)[:, None]
         predicted_t = torch.from_numpy(predicted.astype(np.float32))
 
         gap = costs.nearest_person_gap(x, y, predicted_t, radii.tolist(), _windows(near))
         people_step, people_hit = costs.people_cost(
-            gap, cfg.robot_radius, decision.min_clearance, cfg.collision_weight,
+            gap, cfg.robot_radius, clearance, cfg.collision_weight,
             cfg.person_clearance_weight)
         step_cost.add_(people_step)
         collided |= people_hit
@@ -582,6 +653,7 @@ class MPPIPlanner:
         self._nominal[:] = 0.0
         self._nominal_time = inp.now
         self._sent.clear()
+        self._track.clear()  # waiting on purpose is no stall
         trajectory = np.tile([inp.robot.x, inp.robot.y, inp.robot.yaw], (self.config.steps, 1))
         return PlanResult(Velocity2D(0.0, 0.0), trajectory, predictions, status)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -32,13 +33,17 @@ class NavigationFunction:
     ``distances`` come from a ``DistanceGrid``; ``factor`` coarsens it (a coarse cell is
     free only if all its fine cells are). ``slowness`` (the grid's shape, >= 1) multiplies
     the length of a step through a cell, e.g. off the walkway: otherwise the shortest way
-    round a barrier that ends at the walkway's edge is across the grass. Unreachable cells
-    hold ``inf``; a target inside an obstacle's clearance is moved to the nearest free
-    cell; ``reachable`` is False only when no cell is free (do not use the field then).
+    round a barrier that ends at the walkway's edge is across the grass. A cell inside an
+    obstacle's clearance within ``entry`` metres of a reachable one holds the way out to
+    it plus that cell's length: a robot squeezed past a post is still on its way, not cut
+    off (with ``inf`` around it, every rollout near it scored alike and it stood still).
+    Other unreachable cells hold ``inf``; a target inside an obstacle's clearance is moved
+    to the nearest free cell; ``reachable`` is False only when no cell is free (do not use
+    the field then).
     """
 
     def __init__(self, grid: DistanceGrid, target: tuple[float, float], clearance: float,
-                 factor: int = 2, slowness: np.ndarray | None = None):
+                 factor: int = 2, slowness: np.ndarray | None = None, entry: float = 0.5):
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
         rows, cols = grid.height // factor, grid.width // factor
@@ -53,6 +58,7 @@ class NavigationFunction:
             fine_cost = fine_cost[:rows * factor, :cols * factor]
             cell_cost = fine_cost.reshape(rows, factor, cols, factor).max(axis=(1, 3))
         self.field = np.full(self.shape, np.inf)
+        self._heading: np.ndarray | None = None
         self.reachable = rows > 0 and cols > 0 and bool(free.any())
         if not self.reachable:
             return
@@ -69,18 +75,50 @@ class NavigationFunction:
             offset = float(np.hypot(self.target_cell[0] - self._cell(target)[0],
                                     self.target_cell[1] - self._cell(target)[1])
                            ) * self.resolution
-        self.field = _dijkstra(free, cell_cost, self.target_cell, self.resolution) + offset
+        field = _dijkstra(free, cell_cost, self.target_cell, self.resolution) + offset
+        self.field = _step_out(field, entry, self.resolution)
 
     def _cell(self, point: tuple[float, float]) -> tuple[int, int]:
         col = int((point[0] - self.origin[0]) // self.resolution)
         row = int((point[1] - self.origin[1]) // self.resolution)
         return (min(max(row, 0), self.shape[0] - 1), min(max(col, 0), self.shape[1] - 1))
 
+    def descent_heading(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Direction [rad] of the shortest path at points (nearest cell), NaN where the
+        field has none (unreachable, or flat).
+
+        Minus the field's gradient: the way a robot at that point should be heading.
+        """
+        if self._heading is None:
+            finite = np.isfinite(self.field)
+            # Unreachable neighbours count as far uphill; np.gradient needs numbers.
+            filled = np.where(finite, self.field, np.nanmax(self.field[finite]) + 10.0
+                              if finite.any() else 0.0)
+            d_row, d_col = np.gradient(filled)
+            heading = np.arctan2(-d_row, -d_col)
+            flat = (np.abs(d_row) + np.abs(d_col)) < 1e-9
+            self._heading = np.where(finite & ~flat, heading, np.nan)
+        col = np.clip(((x - self.origin[0]) // self.resolution).astype(int), 0, self.shape[1] - 1)
+        row = np.clip(((y - self.origin[1]) // self.resolution).astype(int), 0, self.shape[0] - 1)
+        return self._heading[row, col]
+
     def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Path length at points (nearest cell; outside the grid: its border)."""
         col = np.clip(((x - self.origin[0]) // self.resolution).astype(int), 0, self.shape[1] - 1)
         row = np.clip(((y - self.origin[1]) // self.resolution).astype(int), 0, self.shape[0] - 1)
         return self.field[row, col]
+
+
+def _step_out(field: np.ndarray, entry: float, resolution: float) -> np.ndarray:
+    """``field`` with each unreachable cell within ``entry`` of a reachable one set to the
+    nearest reachable cell's length plus the straight line to it."""
+    reachable = np.isfinite(field)
+    if reachable.all() or entry <= 0.0:
+        return field
+    distance, (rows, cols) = distance_transform_edt(~reachable, return_indices=True)
+    distance *= resolution
+    stepped = field[rows, cols] + distance
+    return np.where(reachable | (distance > entry), field, stepped)
 
 
 def _dijkstra(free: np.ndarray, cell_cost: np.ndarray, target: tuple[int, int],
