@@ -76,7 +76,7 @@ CAUTION_SPEED_MPS = PASS_SPEED_MPS  # for a return not yet confirmed as a track
 CAUTION_LOOKAHEAD_M = 6.0
 SLOW_SPEED_MPS = 0.4
 YIELD_SPEED_MPS = 0.2
-DEFAULT_CLEARANCE_M = 1.0
+DEFAULT_CLEARANCE_M = 1.2  # personal space ends here (Hall; the metric)
 PASS_CLEARANCE_M = 1.2
 CROWD_CLEARANCE_M = 1.5
 
