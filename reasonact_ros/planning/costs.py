@@ -46,8 +46,7 @@ def path_angle_cost(x: torch.Tensor, y: torch.Tensor, yaw: torch.Tensor,
     the same critic, PathAngleCritic, for the same reason).
     """
     bearing = torch.atan2(target[1] - y, target[0] - x)
-    error = torch.remainder(yaw - bearing + math.pi, 2.0 * math.pi).sub_(math.pi).abs_()
-    return error.sub_(threshold).clamp_(min=0.0).sum(dim=1).mul_(weight)
+    return heading_error_cost(yaw, bearing, threshold, weight)
 
 
 def heading_error_cost(yaw: torch.Tensor, wanted: torch.Tensor, threshold: float,

@@ -507,7 +507,8 @@ class MPPIPlanner:
         people = inp.people
         here = np.array([inp.robot.x, inp.robot.y])
         radii = np.array([p.radius for p in people])
-        headings, front, back, side = self._personal_space(people)
+        velocity, speed = _velocities(people)
+        headings, front, back, side = self._personal_space(velocity, speed)
         clearances = np.full(len(people), decision.min_clearance)
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
@@ -515,8 +516,7 @@ class MPPIPlanner:
             # never nearer than the limits let any decision ask. Not people walking: with
             # the relief for everyone, the full suite's crowd (where the robot stalls
             # often) had 10 contacts with the robot at fault instead of 3.
-            velocity = np.nan_to_num(np.array([[p.vx, p.vy] for p in people], dtype=float))
-            standing = np.hypot(velocity[:, 0], velocity[:, 1]) <= MOVING_SPEED
+            standing = speed <= MOVING_SPEED
             clearances[standing] = max(decision.min_clearance * cfg.stall_clearance_factor,
                                        inp.limits.min_person_clearance)
         # Lower bound of any rollout's distance to each person at each step (P, T).
@@ -589,7 +589,7 @@ class MPPIPlanner:
         if not inp.people:
             return False
         positions = np.array([[p.x, p.y] for p in inp.people])
-        velocities = np.nan_to_num(np.array([[p.vx, p.vy] for p in inp.people]))
+        velocities, _ = _velocities(inp.people)
         radii = np.array([p.radius for p in inp.people])
         along = (positions - np.array([inp.robot.x, inp.robot.y])) @ our_way
         oncoming = ((along > 0.0) & (along < cfg.passing_range)
@@ -616,12 +616,9 @@ class MPPIPlanner:
                 best, best_distance = index, distance
         return best
 
-    def _personal_space(self, people):
+    def _personal_space(self, velocity: np.ndarray, speed: np.ndarray):
         """Heading (P, 2) and front, back, side sigmas (P,) of each person's personal space."""
         cfg = self.config
-        velocity = np.array([[p.vx, p.vy] for p in people], dtype=float)
-        velocity = np.where(np.isfinite(velocity), velocity, 0.0)
-        speed = np.hypot(velocity[:, 0], velocity[:, 1])
         moving = speed > MOVING_SPEED
         headings = np.zeros_like(velocity)
         headings[:, 0] = 1.0
@@ -665,6 +662,13 @@ class MPPIPlanner:
         self._track.clear()  # waiting on purpose is no stall
         trajectory = np.tile([inp.robot.x, inp.robot.y, inp.robot.yaw], (self.config.steps, 1))
         return PlanResult(Velocity2D(0.0, 0.0), trajectory, predictions, status)
+
+
+def _velocities(people: tuple[TrackedObject, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) velocities (non-finite read as 0: standing) and (P,) speeds of people."""
+    velocity = np.array([[p.vx, p.vy] for p in people], dtype=float).reshape(-1, 2)
+    velocity = np.where(np.isfinite(velocity), velocity, 0.0)
+    return velocity, np.hypot(velocity[:, 0], velocity[:, 1])
 
 
 def without_people(points: np.ndarray, people: tuple[TrackedObject, ...],

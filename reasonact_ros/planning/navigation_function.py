@@ -92,21 +92,22 @@ class NavigationFunction:
         if self._heading is None:
             finite = np.isfinite(self.field)
             # Unreachable neighbours count as far uphill; np.gradient needs numbers.
-            filled = np.where(finite, self.field, np.nanmax(self.field[finite]) + 10.0
-                              if finite.any() else 0.0)
+            filled = np.where(finite, self.field,
+                              self.field[finite].max() + 10.0 if finite.any() else 0.0)
             d_row, d_col = np.gradient(filled)
             heading = np.arctan2(-d_row, -d_col)
             flat = (np.abs(d_row) + np.abs(d_col)) < 1e-9
             self._heading = np.where(finite & ~flat, heading, np.nan)
-        col = np.clip(((x - self.origin[0]) // self.resolution).astype(int), 0, self.shape[1] - 1)
-        row = np.clip(((y - self.origin[1]) // self.resolution).astype(int), 0, self.shape[0] - 1)
-        return self._heading[row, col]
+        return self._heading[self._cells(x, y)]
 
     def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Path length at points (nearest cell; outside the grid: its border)."""
+        return self.field[self._cells(x, y)]
+
+    def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         col = np.clip(((x - self.origin[0]) // self.resolution).astype(int), 0, self.shape[1] - 1)
         row = np.clip(((y - self.origin[1]) // self.resolution).astype(int), 0, self.shape[0] - 1)
-        return self.field[row, col]
+        return row, col
 
 
 def _step_out(field: np.ndarray, entry: float, resolution: float) -> np.ndarray:
