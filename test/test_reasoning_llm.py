@@ -327,3 +327,24 @@ def test_endpoint_must_be_http_and_carry_no_credentials():
         LLMPolicy("http://user:hunter2@127.0.0.1:8080/v1")
     assert "hunter2" not in str(error.value)
     assert LLMPolicy("http://127.0.0.1:8080").base_url == "http://127.0.0.1:8080/v1"
+
+
+def test_fewshot_examples_ask_what_the_rules_ask():
+    """The examples teach the model its numbers: they must not drift from the rules' own.
+
+    The rules ask at least personal space's edge from people and cruise at the robot's
+    limit on a clear walkway; an example asking less teaches the model to crowd people.
+    """
+    from reasonact_ros.reasoning.llm import load_text
+    from reasonact_ros.reasoning.policy import CRUISE_SPEED_MPS, DEFAULT_CLEARANCE_M
+
+    actions = [json.loads(line.removeprefix("Action:"))
+               for line in load_text("fewshot_prompt.txt").splitlines()
+               if line.startswith("Action:")]
+    assert len(actions) >= 5
+    for action in actions:
+        assert DEFAULT_CLEARANCE_M <= action["min_clearance"] <= LIMITS.max_person_clearance, action
+        assert 0.0 <= action["max_speed"] <= LIMITS.max_linear_speed, action
+        assert Behavior[action["behavior"]]
+    clear_way = [a for a in actions if a["behavior"] == "FOLLOW_WALKWAY"]
+    assert clear_way and all(a["max_speed"] == CRUISE_SPEED_MPS for a in clear_way)
