@@ -223,20 +223,34 @@ def test_the_verge_is_only_granted_for_people_who_leave_no_room():
                        for i, y in enumerate((0.9, 0.0, -0.9))]
     assert _verge_for(walking_our_way, Behavior.PASS_RIGHT) == 0
     assert _verge_for(group, Behavior.FOLLOW_WALKWAY) == 0  # never granted yet
+    assert _verge_for(standing_pair(), Behavior.PASS_RIGHT, clearance=1.2) == -1.0
+    assert _verge_for(standing_pair(y=0.9), Behavior.PASS_RIGHT, clearance=1.2) == 0  # 1.95 m
 
 
-def _verge_for(people, behavior):
+def standing_pair(x=6.0, y=0.7):
+    """Two people standing chatting on the left of a 3 m walkway (the standing scenario)."""
+    return [TrackedObject(1, ObjectClass.PEDESTRIAN, x, y, 0.0, 0.0, 0.25),
+            TrackedObject(2, ObjectClass.PEDESTRIAN, x + 0.7, y - 0.2, 0.0, 0.0, 0.25)]
+
+
+def test_people_standing_who_leave_too_little_room_are_passed_on_the_verge():
+    # Beside them 1.55 m of walkway is left, 0.25 m short of the robot's width plus the
+    # 1.2 m asked: the robot steps onto the verge. Without it, it stood level with them
+    # (status recovering) until the end.
+    log = run(small_planner(), Goal(((14.0, -0.75),)), people=standing_pair(y=0.5),
+              walkway=WALKWAY_3M, decide=decision(Behavior.PASS_RIGHT, 0.8, 1.2), seconds=22.0)
+    assert min(p.y for p in log["poses"]) < -1.2  # its edge beyond the walkway's
+    assert min_gap_to_people(log) > 1.15
+    assert log["status"][-1] == "goal_reached"
+    assert "recovering" not in log["status"]  # passed without a stall
+
+
+def _verge_for(people, behavior, clearance=1.0):
     # A fresh planner each time: a verge once granted is held for a while.
-    return small_planner()._verge_side(_input(people, behavior), _pass(behavior))
-
-
-def _pass(behavior):
-    return decision(behavior, 0.8, 1.0)
-
-
-def _input(people, behavior):
-    return PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((20.0, 0.0),)), tuple(people),
-                        NO_POINTS, WALKWAY_3M, _pass(behavior), LIMITS)
+    passing = decision(behavior, 0.8, clearance)
+    return small_planner()._verge_side(
+        PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((20.0, 0.0),)), tuple(people),
+                     NO_POINTS, WALKWAY_3M, passing, LIMITS), passing)
 
 
 def test_stale_decision_falls_back_to_the_conservative_default():
