@@ -343,7 +343,8 @@ def test_fewshot_examples_ask_what_the_rules_ask():
                if line.startswith("Action:")]
     assert len(actions) >= 5
     for action in actions:
-        assert DEFAULT_CLEARANCE_M <= action["min_clearance"] <= LIMITS.max_person_clearance, action
+        clearance = action["min_clearance"]
+        assert DEFAULT_CLEARANCE_M <= clearance <= LIMITS.max_person_clearance, action
         assert 0.0 <= action["max_speed"] <= LIMITS.max_linear_speed, action
         assert Behavior[action["behavior"]]
     clear_way = [a for a in actions if a["behavior"] == "FOLLOW_WALKWAY"]
