@@ -16,6 +16,7 @@ from reasonact_ros.evaluation.runner import (
     events_from_summary,
     load_suite,
     plan_jobs,
+    run_jobs,
     worker_domain_ids,
 )
 from reasonact_ros.sim.scenario import available_scenarios, load_scenario
@@ -176,3 +177,25 @@ def test_ros_domain_of_this_test_session_is_untouched():
     before = os.environ.get("ROS_DOMAIN_ID")
     worker_domain_ids(3)
     assert os.environ.get("ROS_DOMAIN_ID") == before
+
+
+def _where_it_ran(job) -> dict:
+    return {"index": job.index, "pid": os.getpid(), "domain": os.environ.get("ROS_DOMAIN_ID"),
+            "discovery": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_episodes_never_run_on_the_callers_ros_domain(monkeypatch, tmp_path, workers):
+    # With one job the episodes once ran in the caller's process and domain: two evals
+    # side by side heard each other's /clock and /scan, and one next to a robot would
+    # hear the robot.
+    monkeypatch.setenv("ROS_DOMAIN_ID", "0")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
+    jobs = plan_jobs(Suite("t", ("head_on", "crossing"), seeds=2), tmp_path)
+    records = run_jobs(jobs, workers, task=_where_it_ran)
+    assert [r["index"] for r in records] == [job.index for job in jobs]
+    assert all(r["pid"] != os.getpid() for r in records)
+    domains = {r["domain"] for r in records}
+    assert len(domains) == workers and "0" not in domains
+    assert all(101 <= int(domain) <= 232 for domain in domains)
+    assert {r["discovery"] for r in records} == {"LOCALHOST"}

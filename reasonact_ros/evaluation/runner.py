@@ -5,9 +5,11 @@ built-in suites live in config/suites/*.yaml (``smoke``: every scenario once;
 ``full``: every scenario over 42 seeds, 504 episodes; ``replay``: the scenarios
 that replay recorded trajectories); any other suite YAML path works too.
 
-Each episode is ``bringup.run_episode``: the real node graph over real DDS. With
-``jobs`` > 1 episodes run in parallel worker processes, each with its own rclpy
-context and its own ROS_DOMAIN_ID so that workers cannot hear each other.
+Each episode is ``bringup.run_episode``: the real node graph over real DDS. Episodes
+run in ``jobs`` worker processes, each with its own rclpy context and its own
+ROS_DOMAIN_ID, discovery limited to this machine: workers cannot hear each other, nor a
+second eval, nor a robot on the caller's domain (an episode's simulator publishes /clock,
+/scan and /odom). One job is one worker too, never the caller's domain.
 """
 
 from __future__ import annotations
@@ -278,9 +280,10 @@ def worker_domain_ids(jobs: int, base: int | None = None) -> list[int]:
 
 def _init_worker(domains) -> None:
     os.environ["ROS_DOMAIN_ID"] = str(domains.get())
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # an episode is all local
     # Parallel episodes already fill the cores; torch's own thread pool per worker would
-    # only oversubscribe them (set before torch is imported in this process).
+    # only oversubscribe them (set before torch is imported in this process). One thread
+    # with one worker too, so that --jobs does not change what an episode computes.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -326,8 +329,10 @@ class Progress:
 
 
 def run_jobs(jobs: list[EpisodeJob], workers: int, progress: Progress | None = None,
-             on_record=None) -> list[dict]:
-    """Run every job; records come back in job order."""
+             on_record=None, task=None) -> list[dict]:
+    """Run every job (``task(job)`` -> record, an episode by default) in worker processes;
+    records come back in job order."""
+    task = task or _run_job_safely
     records: dict[int, dict] = {}
 
     def finish(record: dict) -> None:
@@ -337,25 +342,25 @@ def run_jobs(jobs: list[EpisodeJob], workers: int, progress: Progress | None = N
         if progress is not None:
             progress.update(record)
 
-    if workers <= 1:
-        for job in jobs:
-            finish(_run_job_safely(job))
-    else:
-        context = multiprocessing.get_context("spawn")
-        domains = context.Queue()
-        for domain in worker_domain_ids(workers):
-            domains.put(domain)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_init_worker, initargs=(domains,)) as pool:
-            pending = {pool.submit(_run_job_safely, job): job for job in jobs}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    try:
-                        finish(future.result())
-                    except Exception as error:  # the worker process itself died
-                        finish(_error_record(job, error))
+    # In the caller's process an episode would join the caller's ROS domain: two evals
+    # with one job each heard each other's /scan and /clock ("scan is -21 s old") and
+    # both went wrong; next to a robot on domain 0 it would hear the robot.
+    workers = max(1, workers)
+    context = multiprocessing.get_context("spawn")
+    domains = context.Queue()
+    for domain in worker_domain_ids(workers):
+        domains.put(domain)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_init_worker, initargs=(domains,)) as pool:
+        pending = {pool.submit(task, job): job for job in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    finish(future.result())
+                except Exception as error:  # the worker process itself died
+                    finish(_error_record(job, error))
     return [records[job.index] for job in jobs]
 
 
