@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from reasonact_ros.evaluation import bench
-from reasonact_ros.evaluation.runner import worker_domain_ids
+from reasonact_ros.evaluation.ros_domains import claim_domain
 
 
 def test_scan_sees_the_person_ahead_and_the_walls_beside():
@@ -87,8 +87,8 @@ def test_missing_or_failing_cores_give_null_with_a_reason(tmp_path, monkeypatch)
 @pytest.mark.ros
 def test_the_stack_slows_down_for_a_person_who_appears(tmp_path):
     # The real nodes as processes on a domain of their own; this process plays the robot.
-    domain = worker_domain_ids(1)[0]  # 101..231: away from the test sessions' 1..100
-    out = bench.measure_reaction_latency(domain, trials=1, log_dir=tmp_path,
-                                         log=lambda text: None, baseline_s=1.0)
+    with claim_domain() as claim:  # 101..231: away from the test sessions' 1..100
+        out = bench.measure_reaction_latency(claim.domain, trials=1, log_dir=tmp_path,
+                                             log=lambda text: None, baseline_s=1.0)
     assert out["reaction_latency_trials"] == 1, out["reaction_latency_failures"]
     assert 0.0 < out["reaction_latency_ms_p50"] < 5000.0

@@ -10,6 +10,7 @@ import pytest
 from reasonact_ros import cli
 from reasonact_ros.evaluation.commands import add_commands
 from reasonact_ros.evaluation.metrics import aggregate
+from reasonact_ros.evaluation.ros_domains import FIRST_DOMAIN, LAST_DOMAIN, claim_domain
 from reasonact_ros.evaluation.runner import (
     Suite,
     SuiteError,
@@ -17,7 +18,6 @@ from reasonact_ros.evaluation.runner import (
     load_suite,
     plan_jobs,
     run_jobs,
-    worker_domain_ids,
 )
 from reasonact_ros.sim.scenario import available_scenarios, load_scenario
 
@@ -93,12 +93,19 @@ def test_events_from_a_summary():
     assert events_from_summary({"events": given}) is given
 
 
-def test_worker_domains_are_distinct_valid_and_not_ours(monkeypatch):
+def test_claimed_domains_are_distinct_valid_not_ours_and_freed(monkeypatch, tmp_path):
     monkeypatch.setenv("ROS_DOMAIN_ID", "105")
-    ids = worker_domain_ids(8, base=100 + 1)
-    assert len(set(ids)) == 8
-    assert all(101 <= d <= 231 for d in ids) and 105 not in ids
-    assert len(set(worker_domain_ids(4, base=230))) == 4  # wraps within the valid range
+    claims = [claim_domain(tmp_path) for _ in range(LAST_DOMAIN - FIRST_DOMAIN)]
+    domains = {claim.domain for claim in claims}
+    assert len(domains) == len(claims)  # every one but ours, each once
+    assert all(FIRST_DOMAIN <= d <= LAST_DOMAIN for d in domains) and 105 not in domains
+    with pytest.raises(RuntimeError, match="every ROS domain"):
+        claim_domain(tmp_path)
+    claims[0].release()
+    with claim_domain(tmp_path) as again:  # a released domain is free again
+        assert again.domain == claims[0].domain
+    for claim in claims:
+        claim.release()
 
 
 def test_eval_rejects_bad_arguments_with_one_line(capsys):
@@ -172,10 +179,10 @@ def test_compare_of_a_missing_directory_is_a_usage_error(tmp_path, capsys):
     assert "empty/metrics.json does not exist" in capsys.readouterr().err
 
 
-def test_ros_domain_of_this_test_session_is_untouched():
-    # worker_domain_ids must not change the environment of the process that plans them.
+def test_ros_domain_of_this_test_session_is_untouched(tmp_path):
+    # Claiming a domain must not change the environment of the process that claims it.
     before = os.environ.get("ROS_DOMAIN_ID")
-    worker_domain_ids(3)
+    claim_domain(tmp_path).release()
     assert os.environ.get("ROS_DOMAIN_ID") == before
 
 
@@ -197,5 +204,5 @@ def test_episodes_never_run_on_the_callers_ros_domain(monkeypatch, tmp_path, wor
     assert all(r["pid"] != os.getpid() for r in records)
     domains = {r["domain"] for r in records}
     assert len(domains) == workers and "0" not in domains
-    assert all(101 <= int(domain) <= 232 for domain in domains)
+    assert all(FIRST_DOMAIN <= int(domain) <= LAST_DOMAIN for domain in domains)
     assert {r["discovery"] for r in records} == {"LOCALHOST"}

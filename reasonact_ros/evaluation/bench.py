@@ -565,7 +565,7 @@ def measure_llm_stall(domain_id: int, log_dir: Path, log: Callable[[str], None],
 def run_bench(quick: bool, out_dir: Path, log: Callable[[str], None] | None = None,
               end_to_end: bool = True) -> dict:
     """Measure everything, write out_dir/bench.json and return the results."""
-    from reasonact_ros.evaluation.runner import worker_domain_ids
+    from reasonact_ros.evaluation.ros_domains import claim_domain
 
     log = log or (lambda text: print(text, file=sys.stderr))
     results: dict = {key: None for key in BENCH_KEYS}
@@ -573,27 +573,29 @@ def run_bench(quick: bool, out_dir: Path, log: Callable[[str], None] | None = No
     started = time.monotonic()
     core_timings(quick, results, reasons, log)
     if end_to_end:
-        domain = worker_domain_ids(1)[0]
-        control_rate = float(_planner_params().get("control_rate", 20.0))
-        for keys, what, fn in (
-                (("reaction_latency_ms_p50", "reaction_latency_ms_p95"), "reaction latency",
-                 lambda: measure_reaction_latency(domain, 3 if quick else 15,
-                                                  out_dir / "logs", log, 1.0 / control_rate)),
-                (("planner_on_time_fraction_during_llm_stall",), "planner during LLM stall",
-                 lambda: measure_llm_stall(domain, out_dir / "logs", log, control_rate))):
-            log(f"bench: {what} (node processes) ...")
-            try:
-                measured = fn()
-            except Exception as error:
+        # The node processes get a domain no other reasonact run holds (see ros_domains).
+        with claim_domain() as claim:
+            domain = claim.domain
+            control_rate = float(_planner_params().get("control_rate", 20.0))
+            for keys, what, fn in (
+                    (("reaction_latency_ms_p50", "reaction_latency_ms_p95"), "reaction latency",
+                     lambda: measure_reaction_latency(domain, 3 if quick else 15,
+                                                      out_dir / "logs", log, 1.0 / control_rate)),
+                    (("planner_on_time_fraction_during_llm_stall",), "planner during LLM stall",
+                     lambda: measure_llm_stall(domain, out_dir / "logs", log, control_rate))):
+                log(f"bench: {what} (node processes) ...")
+                try:
+                    measured = fn()
+                except Exception as error:
+                    for key in keys:
+                        reasons[key] = _reason(error)
+                    continue
+                for key, value in measured.items():
+                    results[key] = round(value, 3) if isinstance(value, float) else value
                 for key in keys:
-                    reasons[key] = _reason(error)
-                continue
-            for key, value in measured.items():
-                results[key] = round(value, 3) if isinstance(value, float) else value
-            for key in keys:
-                if results.get(key) is None:
-                    reasons.setdefault(key, "; ".join(measured.get(
-                        "reaction_latency_failures", [])) or "no measurement")
+                    if results.get(key) is None:
+                        reasons.setdefault(key, "; ".join(measured.get(
+                            "reaction_latency_failures", [])) or "no measurement")
     else:
         for key in ("reaction_latency_ms_p50", "reaction_latency_ms_p95",
                     "planner_on_time_fraction_during_llm_stall"):

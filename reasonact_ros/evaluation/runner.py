@@ -6,10 +6,10 @@ built-in suites live in config/suites/*.yaml (``smoke``: every scenario once;
 that replay recorded trajectories); any other suite YAML path works too.
 
 Each episode is ``bringup.run_episode``: the real node graph over real DDS. Episodes
-run in ``jobs`` worker processes, each with its own rclpy context and its own
-ROS_DOMAIN_ID, discovery limited to this machine: workers cannot hear each other, nor a
-second eval, nor a robot on the caller's domain (an episode's simulator publishes /clock,
-/scan and /odom). One job is one worker too, never the caller's domain.
+run in ``jobs`` worker processes, each with its own rclpy context, its own ROS_DOMAIN_ID
+(``ros_domains.claim_domain``) and discovery limited to this machine: workers cannot
+hear each other, nor a second eval, nor a robot on the caller's domain (an episode's
+simulator publishes /clock, /scan and /odom). One job is one worker too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from reasonact_ros.evaluation.metrics import EpisodeGoal, aggregate, episode_metrics
+from reasonact_ros.evaluation.ros_domains import DomainClaim, claim_domain
 
 PLANNERS = ("mppi", "dwa")
 REASONERS = ("rules", "llm", "local", "none")
@@ -263,23 +264,13 @@ def _error_record(job: EpisodeJob, error: BaseException) -> dict:
 
 # --- worker processes ------------------------------------------------------------------------
 
-def worker_domain_ids(jobs: int, base: int | None = None) -> list[int]:
-    """Distinct ROS domain ids for the workers, within Fast DDS's valid 0..232, away
-    from the test suite's 1..100 and from the caller's own domain."""
-    if base is None:
-        base = 101 + (os.getpid() * 7) % 100
-    own = os.environ.get("ROS_DOMAIN_ID", "")
-    ids, candidate = [], base
-    while len(ids) < jobs:
-        candidate = 101 + (candidate - 101) % 131
-        if str(candidate) != own and candidate not in ids:
-            ids.append(candidate)
-        candidate += 1
-    return ids
+_WORKER_DOMAIN: DomainClaim | None = None  # held for the worker process's lifetime
 
 
-def _init_worker(domains) -> None:
-    os.environ["ROS_DOMAIN_ID"] = str(domains.get())
+def _init_worker() -> None:
+    global _WORKER_DOMAIN
+    _WORKER_DOMAIN = claim_domain()
+    os.environ["ROS_DOMAIN_ID"] = str(_WORKER_DOMAIN.domain)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # an episode is all local
     # Parallel episodes already fill the cores; torch's own thread pool per worker would
     # only oversubscribe them (set before torch is imported in this process). One thread
@@ -347,11 +338,8 @@ def run_jobs(jobs: list[EpisodeJob], workers: int, progress: Progress | None = N
     # both went wrong; next to a robot on domain 0 it would hear the robot.
     workers = max(1, workers)
     context = multiprocessing.get_context("spawn")
-    domains = context.Queue()
-    for domain in worker_domain_ids(workers):
-        domains.put(domain)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker, initargs=(domains,)) as pool:
+                             initializer=_init_worker) as pool:
         pending = {pool.submit(task, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
