@@ -416,6 +416,19 @@ def test_the_goal_path_length_leads_out_of_a_cup(around_obstacles):
         assert max(p.x for p in log["poses"]) < 3.5
 
 
+def test_someone_walking_up_behind_along_a_route_through_the_goal_does_not_chase_us_off_it():
+    # The end of an overtake: the robot, 2 m from its goal, is ahead of a 0.5 m/s walker
+    # whose route runs through the goal. Counting what a rollout would meet after it
+    # arrived, the robot fled before them past the goal (to x = 5.4 m in 12 s).
+    walker = TrackedObject(1, ObjectClass.PEDESTRIAN, -2.0, 0.2, 0.5, 0.0, 0.25)
+    log = run(small_planner(), Goal(((2.0, 0.0),)), people=[walker], walkway=WALKWAY_3M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 0.8, 1.2), seconds=8.0,
+              start=Pose2D(0.0, 0.8, 0.0))
+    assert log["status"][-1] == "goal_reached"
+    assert max(p.x for p in log["poses"]) < 2.3
+    assert min_gap_to_people(log) > 1.0
+
+
 def test_slows_down_over_the_last_metre_to_the_goal():
     planner = small_planner()
     gain, least = planner.config.approach_gain, planner.config.approach_min_speed

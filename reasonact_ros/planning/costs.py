@@ -331,20 +331,25 @@ class WalkwayField:
 
 def walkway_cost(lateral: np.ndarray, half_width: np.ndarray, robot_radius: float,
                  keep_right: float, off_weight: float, keep_right_weight: float,
-                 verge_side: float = 0.0, verge_factor: float = 1.0) -> np.ndarray:
+                 verge_side: float = 0.0, verge_factor: float = 1.0,
+                 verge_width: float = math.inf) -> np.ndarray:
     """Step cost of the footprint off the walkway and of the distance to the keep-right line.
 
     ``keep_right`` is where to walk as a fraction of the half width, right of centre
     (0.5: the middle of the right half). Off the walkway the cost grows linearly and
     quadratically, so leaving it a little to pass someone is possible but never cheap.
     ``verge_side`` (+1 left, -1 right of the walkway's direction, 0 neither) is a side
-    whose verge costs only ``verge_factor`` of that: stepping aside for people who
-    leave no room on the walkway.
+    whose verge, ``verge_width`` wide, costs only ``verge_factor`` of that: stepping aside
+    for people who leave no room on the walkway. Beyond it the full cost applies again.
     """
     off = np.maximum(np.abs(lateral) + robot_radius - half_width, 0.0)
     off_cost = off_weight * (off + off * off)
     if verge_side:
-        off_cost = np.where(lateral * verge_side > 0.0, off_cost * verge_factor, off_cost)
+        on_verge = np.minimum(off, verge_width)
+        beyond = off - on_verge
+        verge_cost = off_weight * (verge_factor * (on_verge + on_verge * on_verge)
+                                   + beyond + beyond * beyond)
+        off_cost = np.where(lateral * verge_side > 0.0, verge_cost, off_cost)
     preferred = -keep_right * half_width
     return off_cost + keep_right_weight * (lateral - preferred) ** 2
 
@@ -354,13 +359,15 @@ def walkway_cost(lateral: np.ndarray, half_width: np.ndarray, robot_radius: floa
 
 def passing_side_cost(x: torch.Tensor, y: torch.Tensor, person_path: torch.Tensor,
                       direction: tuple[float, float], side: float, lateral_gap: float,
-                      along_scale: float, weight: float) -> torch.Tensor:
+                      along_scale: float, weight: float,
+                      behind_scale: float | None = None) -> torch.Tensor:
     """(S,) cost of being on the wrong side of one person while level with them.
 
     ``direction`` is the robot's unit travel direction, ``side`` +1 to pass on the left
     of the person (they are on our right), -1 on the right. Being less than
     ``lateral_gap`` to the wanted side costs, weighted by how level the robot is with
-    the person along ``direction`` (a Gaussian of width ``along_scale``).
+    the person along ``direction`` (a Gaussian of width ``along_scale``; behind them,
+    of width ``behind_scale`` when given: someone to overtake is passed from further back).
     """
     dx = x - person_path[:, 0]
     dy = y - person_path[:, 1]
@@ -368,5 +375,9 @@ def passing_side_cost(x: torch.Tensor, y: torch.Tensor, person_path: torch.Tenso
     along = dx * ux + dy * uy
     lateral = (dy * ux - dx * uy).mul_(side)
     shortfall = lateral.neg_().add_(lateral_gap).clamp_(min=0.0)
-    level = along.div_(along_scale).square_().clamp_(max=9.0).neg_().exp_()  # see proxemics
+    if behind_scale is not None:
+        along = torch.where(along < 0.0, along / behind_scale, along / along_scale)
+    else:
+        along = along.div_(along_scale)
+    level = along.square_().clamp_(max=9.0).neg_().exp_()  # see proxemics
     return shortfall.square_().mul_(level).sum(dim=1).mul_(weight)

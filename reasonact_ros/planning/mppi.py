@@ -25,6 +25,7 @@ import collections
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -105,6 +106,8 @@ class MPPIConfig:
     # behaviours
     passing_weight: float = 60.0  # per step, per squared metre on the wrong side
     passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
+    overtake_behind_scale: float = 4.0  # [m] the passing cost's reach behind someone we
+    # overtake (in front of them, and for people coming towards us: 1.5 m)
     yield_horizon: float = 4.0  # [s] how far people's paths are checked for crossings
     yield_lookahead: float = 4.0  # [m] length of our corridor checked for crossings
     yield_speed: float = 0.0  # [m/s] cap while waiting for a crossing person
@@ -120,6 +123,8 @@ class MPPIConfig:
     # walkway costs only this fraction. Without it the robot turns and flees before a group
     # along the walkway, and stalls beside people standing.
     verge_factor: float = 0.05
+    verge_spare: float = 0.25  # [m] the verge granted is as wide as the room short plus
+    # this; beyond, the usual off-walkway cost (overtaking: the robot roamed 2 m out)
     verge_group_gap: float = 2.0  # [m] such people this close along the walkway are passed
     # together
     verge_hold: float = 3.0  # [s] the verge stays granted this long after it was last
@@ -190,6 +195,12 @@ class _Bounds:
     start: np.ndarray
 
 
+class _Verge(NamedTuple):
+    side: float  # +1 the walkway's left, -1 its right, 0 none
+    until: float  # [s] held until then
+    width: float  # [m] how far out from the edge it is granted
+
+
 class MPPIPlanner:
     def __init__(self, config: MPPIConfig | None = None):
         self.config = config or MPPIConfig()
@@ -206,7 +217,7 @@ class MPPIPlanner:
         self._nominal_time: float | None = None
         self._sent: collections.deque = collections.deque(maxlen=self.config.smoothing_window)
         self._route.reset()
-        self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
+        self._verge = _Verge(0.0, -math.inf, 0.0)  # the last verge granted
         self._track: collections.deque = collections.deque()  # (time, x, y) while tracking
         self._relieved_until = -math.inf
         self._relieved = False
@@ -412,8 +423,31 @@ class MPPIPlanner:
         if inp.people:
             self._add_people_costs(inp, decision, x, y, speed_cap, target, predicted,
                                    step_cost, collided, total)
+        after = self._after_arrival(inp, x, y, speed_cap)
+        if after is not None:
+            # A rollout that reaches the goal ends there: the robot holds on arrival, so
+            # what its remaining steps would meet never happens. Counted, someone walking
+            # up behind us along a route through the goal chased the robot past it, time
+            # after time (overtaking: a 0.5 m/s walker's route runs through the goal;
+            # crowd: 24 of 38 failures came within 2 m of the goal and never in).
+            step_cost.masked_fill_(after, 0.0)
+            collided &= ~after
         total.add_(step_cost.sum(dim=1))
         return total, collided, field
+
+    def _after_arrival(self, inp, x, y, speed_cap) -> torch.Tensor | None:
+        """(S, T) mask of the steps after each rollout first came within the goal's
+        tolerance; None when the goal is beyond reach of this horizon."""
+        gx, gy = inp.goal.final
+        tolerance = inp.goal.tolerance
+        reach = speed_cap * self.config.horizon + tolerance
+        if math.hypot(gx - inp.robot.x, gy - inp.robot.y) > reach:
+            return None
+        inside = costs._distance(x - gx, y - gy) <= tolerance
+        reached = torch.cummax(inside.to(torch.uint8), dim=1).values.bool()
+        after = torch.zeros_like(reached)
+        after[:, 1:] = reached[:, :-1]
+        return after
 
     def _field_target(self, inp, target) -> tuple[tuple[float, float], float]:
         """Where the goal's path-length field ends, and the straight metres beyond it."""
@@ -488,12 +522,15 @@ class MPPIPlanner:
             if verge_side or self._relieved:
                 # The keep-right line is on the walkway; or it is what holds us stalled.
                 keep_right_weight = 0.0
+            verge_width = self._verge.width
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
                                             keep_right_weight, verge_side,
-                                            cfg.verge_factor).astype(np.float32)
+                                            cfg.verge_factor, verge_width).astype(np.float32)
             # The verge we may pass on is no detour for the goal's path length either.
-            off = (np.abs(lateral) > half_width) & (lateral * verge_side <= 0.0)
+            on_verge = ((lateral * verge_side > 0.0)
+                        & (np.abs(lateral) + cfg.robot_radius <= half_width + verge_width))
+            off = (np.abs(lateral) > half_width) & ~on_verge
             slowness = np.where(off, cfg.off_walkway_slowness, 1.0)
         if len(path) > 2:
             # A corner of a route lies within reach: stay near the route so the waypoint
@@ -549,22 +586,28 @@ class MPPIPlanner:
             if index is not None and norm > 1e-6:
                 side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
                 lateral_gap = cfg.robot_radius + radii[index] + decision.min_clearance
+                unit = direction / norm
+                # Someone walking our way is to be overtaken: being behind them in line
+                # costs too, out to 4 m, or following at 4 m costs nothing and the robot
+                # never pulls out.
+                overtaking = float(velocity[index] @ unit) > MOVING_SPEED
                 total.add_(costs.passing_side_cost(
-                    x, y, predicted_t[index], (float(direction[0] / norm),
-                                               float(direction[1] / norm)),
-                    side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight))
+                    x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
+                    side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
+                    behind_scale=cfg.overtake_behind_scale if overtaking else None))
 
     def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
         """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
 
-        Granted when passing and the people oncoming or standing leave no room on that side
-        (``_no_room_beside``); renewed, whatever the behaviour but STOP, while they still
-        leave none (turned towards the verge, the robot no longer sees them ahead and the
+        Granted when passing and the people we meet, pass standing or overtake leave too
+        little room on that side (``_room_short_beside``), as wide as the room short plus
+        ``verge_spare``; renewed, whatever the behaviour but STOP, while they still leave
+        too little (turned towards the verge, the robot no longer sees them ahead and the
         rules say SLOW); kept ``verge_hold`` seconds after that. Zero otherwise. Never
         granted at a corner, where the walkway has no one direction.
         """
-        granted_side, until = self._verge
-        held = decision.behavior != Behavior.STOP and inp.now <= until
+        granted_side = self._verge.side
+        held = decision.behavior != Behavior.STOP and inp.now <= self._verge.until
         direction = inp.walkway.direction_at((inp.robot.x, inp.robot.y))
         if direction is None:
             return granted_side if held else 0.0
@@ -576,19 +619,26 @@ class MPPIPlanner:
                 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
         else:
             side = granted_side if held else 0.0
-        if side and self._no_room_beside(inp, our_way, side, decision.min_clearance):
-            self._verge = (side, inp.now + self.config.verge_hold)
+        short = self._room_short_beside(inp, our_way, side, decision.min_clearance,
+                                        decision.max_speed) if side else 0.0
+        if short > 0.0:
+            width = short + self.config.verge_spare
+            if held and granted_side == side:  # never narrowed under the robot's wheels
+                width = max(width, self._verge.width)
+            self._verge = _Verge(side, inp.now + self.config.verge_hold, width)
             return side
         return granted_side if held else 0.0
 
-    def _no_room_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
-                        clearance: float) -> bool:
-        """Whether the people coming towards us or standing nearest ahead on the walkway
-        (within ``passing_range``), with those within ``verge_group_gap`` along it of them,
-        leave less than the robot's width plus ``clearance`` to the walkway's ``side`` edge."""
+    def _room_short_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
+                           clearance: float, speed: float) -> float:
+        """How much less room [m] than the robot's width plus ``clearance`` the people
+        nearest ahead on the walkway (within ``passing_range``, or level with us within
+        ``verge_group_gap`` behind), with those within ``verge_group_gap`` along it of them,
+        leave to the walkway's ``side`` edge; 0 with room enough. Counted: people coming
+        towards us, standing, or walking our way slower than ``speed`` (being overtaken)."""
         cfg = self.config
         if not inp.people:
-            return False
+            return 0.0
         positions = np.array([[p.x, p.y] for p in inp.people])
         velocities, _ = _velocities(inp.people)
         radii = np.array([p.radius for p in inp.people])
@@ -597,16 +647,20 @@ class MPPIPlanner:
         # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
         # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
         # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
+        # People we overtake count too: a 0.5 m/s walker on a 3 m walkway leaves 1.05 m on
+        # the left, and the robot followed them for 36 s (overtaking: 41 s for 20 m).
+        # Level with them, they still count: the pass is not over.
         standing = np.linalg.norm(velocities, axis=1) <= MOVING_SPEED
-        oncoming = ((along > 0.0) & (along < cfg.passing_range)
-                    & ((velocities @ our_way < -MOVING_SPEED) | standing))
-        if not oncoming.any():
-            return False
-        group = oncoming & (along <= along[oncoming].min() + cfg.verge_group_gap)
+        overtaken = velocities @ our_way < speed - MOVING_SPEED
+        counted = ((along > -cfg.verge_group_gap) & (along < cfg.passing_range)
+                   & ((velocities @ our_way < -MOVING_SPEED) | standing | overtaken))
+        if not counted.any():
+            return 0.0
+        group = counted & (along <= along[counted].min() + cfg.verge_group_gap)
         lateral, half_width = costs.walkway_frame(inp.walkway.left, inp.walkway.right,
                                                   positions[group])
         room = half_width - (side * lateral + radii[group])
-        return float(room.min()) < 2.0 * cfg.robot_radius + clearance
+        return max(0.0, 2.0 * cfg.robot_radius + clearance - float(room.min()))
 
     def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
                         here: np.ndarray, direction: np.ndarray) -> int | None:
