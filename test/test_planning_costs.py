@@ -87,18 +87,6 @@ def test_passing_side_cost_prefers_the_asked_side():
     assert float(costs.passing_side_cost(*right, path, *args)) > 0.0
 
 
-def test_passing_side_cost_reaches_further_behind_someone_to_overtake():
-    path = torch.tensor([[3.0, 0.0]])
-    in_line_behind = torch.tensor([[0.0]]), torch.tensor([[0.0]])  # 3 m behind them
-    args = ((1.0, 0.0), 1.0, 1.75, 1.5, 10.0)
-    meeting = float(costs.passing_side_cost(*in_line_behind, path, *args))
-    overtaking = float(costs.passing_side_cost(*in_line_behind, path, *args, behind_scale=4.0))
-    assert overtaking > 20.0 * meeting  # exp(-(3/4)^2) against exp(-(3/1.5)^2)
-    ahead = torch.tensor([[6.0]]), torch.tensor([[0.0]])  # in front of them: unchanged
-    assert float(costs.passing_side_cost(*ahead, path, *args, behind_scale=4.0)) == (
-        pytest.approx(float(costs.passing_side_cost(*ahead, path, *args))))
-
-
 def test_the_verge_costs_little_only_as_wide_as_granted():
     half_width, radius = np.array([1.5]), 0.3
     def cost(lateral, width):

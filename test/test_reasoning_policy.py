@@ -136,19 +136,6 @@ def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
     assert decide(person(1, 0.9, 0.1, vx=-1.0))["behavior"] == "STOP"  # coming at us
 
 
-def test_a_slower_walker_ahead_is_overtaken_faster_than_them_until_we_are_past():
-    ahead = decide(person(1, 4.0, 0.2, vx=0.5))
-    assert ahead["behavior"] == "PASS_LEFT" and ahead["target_id"] == 1
-    assert ahead["max_speed"] == pytest.approx(0.5 + 0.7)
-    # Level with them, off our lane: the pass goes on rather than FOLLOW_WALKWAY.
-    assert decide(person(1, -0.5, -1.4, vx=0.5))["behavior"] == "PASS_LEFT"
-    assert decide(person(1, 0.8, -1.6, vx=0.5))["behavior"] == "PASS_LEFT"
-    # Someone walking our way as fast as we would overtake them is not overtaken.
-    assert decide(person(1, 4.0, 0.2, vx=1.2))["behavior"] != "PASS_LEFT"
-    assert decide(person(1, 4.0, 0.2, vx=0.5), intent=Intent(keep_side="right"))[
-        "behavior"] == "PASS_RIGHT"
-
-
 def test_a_box_beside_the_walkway_is_left_to_the_planner_one_on_it_is_passed():
     # Robot on the keep-right line; a 1.8 m box just off the right edge, its lidar cluster
     # a circle of radius 0.9 that reaches into the lane.

@@ -106,8 +106,6 @@ class MPPIConfig:
     # behaviours
     passing_weight: float = 60.0  # per step, per squared metre on the wrong side
     passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
-    overtake_behind_scale: float = 4.0  # [m] the passing cost's reach behind someone we
-    # overtake (in front of them, and for people coming towards us: 1.5 m)
     yield_horizon: float = 4.0  # [s] how far people's paths are checked for crossings
     yield_lookahead: float = 4.0  # [m] length of our corridor checked for crossings
     yield_speed: float = 0.0  # [m/s] cap while waiting for a crossing person
@@ -124,7 +122,8 @@ class MPPIConfig:
     # along the walkway, and stalls beside people standing.
     verge_factor: float = 0.05
     verge_spare: float = 0.25  # [m] the verge granted is as wide as the room short plus
-    # this; beyond, the usual off-walkway cost (overtaking: the robot roamed 2 m out)
+    # this; beyond, the usual off-walkway cost (overtaking on the verge, tried: the robot
+    # roamed 2 m out onto the grass)
     verge_group_gap: float = 2.0  # [m] such people this close along the walkway are passed
     # together
     verge_hold: float = 3.0  # [s] the verge stays granted this long after it was last
@@ -586,21 +585,16 @@ class MPPIPlanner:
             if index is not None and norm > 1e-6:
                 side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
                 lateral_gap = cfg.robot_radius + radii[index] + decision.min_clearance
-                unit = direction / norm
-                # Someone walking our way is to be overtaken: being behind them in line
-                # costs too, out to 4 m, or following at 4 m costs nothing and the robot
-                # never pulls out.
-                overtaking = float(velocity[index] @ unit) > MOVING_SPEED
                 total.add_(costs.passing_side_cost(
-                    x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
-                    side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
-                    behind_scale=cfg.overtake_behind_scale if overtaking else None))
+                    x, y, predicted_t[index], (float(direction[0] / norm),
+                                               float(direction[1] / norm)),
+                    side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight))
 
     def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
         """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
 
-        Granted when passing and the people we meet, pass standing or overtake leave too
-        little room on that side (``_room_short_beside``), as wide as the room short plus
+        Granted when passing and the people we meet or pass standing leave too little
+        room on that side (``_room_short_beside``), as wide as the room short plus
         ``verge_spare``; renewed, whatever the behaviour but STOP, while they still leave
         too little (turned towards the verge, the robot no longer sees them ahead and the
         rules say SLOW); kept ``verge_hold`` seconds after that. Zero otherwise. Never
@@ -619,8 +613,8 @@ class MPPIPlanner:
                 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
         else:
             side = granted_side if held else 0.0
-        short = self._room_short_beside(inp, our_way, side, decision.min_clearance,
-                                        decision.max_speed) if side else 0.0
+        short = self._room_short_beside(inp, our_way, side,
+                                        decision.min_clearance) if side else 0.0
         if short > 0.0:
             width = short + self.config.verge_spare
             if held and granted_side == side:  # never narrowed under the robot's wheels
@@ -630,12 +624,11 @@ class MPPIPlanner:
         return granted_side if held else 0.0
 
     def _room_short_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
-                           clearance: float, speed: float) -> float:
+                           clearance: float) -> float:
         """How much less room [m] than the robot's width plus ``clearance`` the people
-        nearest ahead on the walkway (within ``passing_range``, or level with us within
-        ``verge_group_gap`` behind), with those within ``verge_group_gap`` along it of them,
-        leave to the walkway's ``side`` edge; 0 with room enough. Counted: people coming
-        towards us, standing, or walking our way slower than ``speed`` (being overtaken)."""
+        coming towards us or standing nearest ahead on the walkway (within
+        ``passing_range``), with those within ``verge_group_gap`` along it of them, leave
+        to the walkway's ``side`` edge; 0 with room enough."""
         cfg = self.config
         if not inp.people:
             return 0.0
@@ -647,13 +640,13 @@ class MPPIPlanner:
         # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
         # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
         # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
-        # People we overtake count too: a 0.5 m/s walker on a 3 m walkway leaves 1.05 m on
-        # the left, and the robot followed them for 36 s (overtaking: 41 s for 20 m).
-        # Level with them, they still count: the pass is not over.
+        # People standing count with those coming towards us: two standing chatting on a
+        # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
+        # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
+        # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
         standing = np.linalg.norm(velocities, axis=1) <= MOVING_SPEED
-        overtaken = velocities @ our_way < speed - MOVING_SPEED
-        counted = ((along > -cfg.verge_group_gap) & (along < cfg.passing_range)
-                   & ((velocities @ our_way < -MOVING_SPEED) | standing | overtaken))
+        counted = ((along > 0.0) & (along < cfg.passing_range)
+                   & ((velocities @ our_way < -MOVING_SPEED) | standing))
         if not counted.any():
             return 0.0
         group = counted & (along <= along[counted].min() + cfg.verge_group_gap)

@@ -20,8 +20,7 @@ Its rules, first match wins:
 8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
-10. a slower person ahead walking our way, or one   → PASS_LEFT (overtake), their speed
-    we are level with                                  + 0.7 m/s
+10. a slower person ahead walking our way          → PASS_LEFT (overtake)
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
 
@@ -73,10 +72,6 @@ BLOCKER_GROUP_M = 2.0  # standing things this close along our way block the walk
 
 CRUISE_SPEED_MPS = 1.5  # a brisk walking pace (the robot's limit) when nothing asks for less
 PASS_SPEED_MPS = 0.8
-OVERTAKE_MARGIN_MPS = 0.7  # overtake this much faster than them: at 0.8 m/s past a 0.5 m/s
-# walker the pass took half a minute
-OVERTAKE_BEHIND_M = 1.0  # someone we overtake stays the one we pass until this far behind
-OVERTAKE_BESIDE_M = 2.5  # ... and while no further than this to our side
 CAUTION_SPEED_MPS = PASS_SPEED_MPS  # for a return not yet confirmed as a track
 CAUTION_LOOKAHEAD_M = 6.0
 SLOW_SPEED_MPS = 0.4
@@ -108,20 +103,6 @@ def _is_static_obstacle(fact: ObjectFact) -> bool:
 def _is_blocking(fact: ObjectFact) -> bool:
     """Something to drive around rather than to meet: standing, or not a person."""
     return fact.relative_motion == "standing" or not _is_person(fact)
-
-
-def _overtakable(fact: ObjectFact) -> bool:
-    """Walking our way slowly enough to overtake, ahead of us or level with us.
-
-    Level counts: there the rules said FOLLOW_WALKWAY (nobody in our lane ahead), the
-    planner's pass term went, keep-right pulled the robot back behind them, and the
-    overtake began again (overtaking: 41 s for 20 m behind a 0.5 m/s walker).
-    """
-    our_way = fact.relative_motion == "same_direction" or (
-        fact.relative_motion == "approaching" and fact.forward_m < 0.0)  # level, falling back
-    return (our_way and fact.speed_mps + OVERTAKE_MARGIN_MPS <= CRUISE_SPEED_MPS
-            and -OVERTAKE_BEHIND_M < fact.forward_m <= PASS_LOOKAHEAD_M
-            and abs(fact.lateral_m) <= OVERTAKE_BESIDE_M)
 
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
@@ -264,11 +245,10 @@ class RulesPolicy:
                         "where there is more room.")
 
         for fact in people:
-            if _overtakable(fact):
+            if (fact.relative_motion == "same_direction" and _in_lane(fact)
+                    and fact.forward_m <= PASS_LOOKAHEAD_M):
                 side = Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
-                speed = min(CRUISE_SPEED_MPS,
-                            max(PASS_SPEED_MPS, fact.speed_mps + OVERTAKE_MARGIN_MPS))
-                return (side, speed, PASS_CLEARANCE_M, fact.id,
+                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"They walk slower than us: overtake on the {side.name[5:].lower()}.")
 
         for fact in people:
