@@ -87,19 +87,6 @@ def test_passing_side_cost_prefers_the_asked_side():
     assert float(costs.passing_side_cost(*right, path, *args)) > 0.0
 
 
-def test_the_verge_costs_little_only_as_wide_as_granted():
-    half_width, radius = np.array([1.5]), 0.3
-    def cost(lateral, width):
-        return float(costs.walkway_cost(np.array([lateral]), half_width, radius, 0.5, 20.0,
-                                         0.0, verge_side=1.0, verge_factor=0.05,
-                                         verge_width=width)[0])
-    full = float(costs.walkway_cost(np.array([2.0]), half_width, radius, 0.5, 20.0, 0.0)[0])
-    assert cost(2.0, math.inf) == pytest.approx(0.05 * full)  # 0.8 m out, all verge
-    assert cost(2.0, 1.0) == pytest.approx(0.05 * full)
-    assert cost(2.0, 0.3) > 0.3 * full  # 0.5 m beyond the granted 0.3 m
-    assert cost(-2.0, 1.0) == pytest.approx(full)  # the other side: no verge
-
-
 def test_walkway_frame_signs_and_width():
     left = np.array([[0.0, 2.0], [10.0, 2.0]])
     right = np.array([[0.0, -1.0], [10.0, -1.0]])

@@ -331,25 +331,20 @@ class WalkwayField:
 
 def walkway_cost(lateral: np.ndarray, half_width: np.ndarray, robot_radius: float,
                  keep_right: float, off_weight: float, keep_right_weight: float,
-                 verge_side: float = 0.0, verge_factor: float = 1.0,
-                 verge_width: float = math.inf) -> np.ndarray:
+                 verge_side: float = 0.0, verge_factor: float = 1.0) -> np.ndarray:
     """Step cost of the footprint off the walkway and of the distance to the keep-right line.
 
     ``keep_right`` is where to walk as a fraction of the half width, right of centre
     (0.5: the middle of the right half). Off the walkway the cost grows linearly and
     quadratically, so leaving it a little to pass someone is possible but never cheap.
     ``verge_side`` (+1 left, -1 right of the walkway's direction, 0 neither) is a side
-    whose verge, ``verge_width`` wide, costs only ``verge_factor`` of that: stepping aside
-    for people who leave no room on the walkway. Beyond it the full cost applies again.
+    whose verge costs only ``verge_factor`` of that: stepping aside for people who
+    leave no room on the walkway.
     """
     off = np.maximum(np.abs(lateral) + robot_radius - half_width, 0.0)
     off_cost = off_weight * (off + off * off)
     if verge_side:
-        on_verge = np.minimum(off, verge_width)
-        beyond = off - on_verge
-        verge_cost = off_weight * (verge_factor * (on_verge + on_verge * on_verge)
-                                   + beyond + beyond * beyond)
-        off_cost = np.where(lateral * verge_side > 0.0, verge_cost, off_cost)
+        off_cost = np.where(lateral * verge_side > 0.0, off_cost * verge_factor, off_cost)
     preferred = -keep_right * half_width
     return off_cost + keep_right_weight * (lateral - preferred) ** 2
 

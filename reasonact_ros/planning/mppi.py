@@ -25,7 +25,6 @@ import collections
 import math
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -121,9 +120,6 @@ class MPPIConfig:
     # walkway costs only this fraction. Without it the robot turns and flees before a group
     # along the walkway, and stalls beside people standing.
     verge_factor: float = 0.05
-    verge_spare: float = 0.25  # [m] the verge granted is as wide as the room short plus
-    # this; beyond, the usual off-walkway cost (overtaking on the verge, tried: the robot
-    # roamed 2 m out onto the grass)
     verge_group_gap: float = 2.0  # [m] such people this close along the walkway are passed
     # together
     verge_hold: float = 3.0  # [s] the verge stays granted this long after it was last
@@ -194,12 +190,6 @@ class _Bounds:
     start: np.ndarray
 
 
-class _Verge(NamedTuple):
-    side: float  # +1 the walkway's left, -1 its right, 0 none
-    until: float  # [s] held until then
-    width: float  # [m] how far out from the edge it is granted
-
-
 class MPPIPlanner:
     def __init__(self, config: MPPIConfig | None = None):
         self.config = config or MPPIConfig()
@@ -216,7 +206,7 @@ class MPPIPlanner:
         self._nominal_time: float | None = None
         self._sent: collections.deque = collections.deque(maxlen=self.config.smoothing_window)
         self._route.reset()
-        self._verge = _Verge(0.0, -math.inf, 0.0)  # the last verge granted
+        self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
         self._track: collections.deque = collections.deque()  # (time, x, y) while tracking
         self._relieved_until = -math.inf
         self._relieved = False
@@ -426,9 +416,8 @@ class MPPIPlanner:
         if after is not None:
             # A rollout that reaches the goal ends there: the robot holds on arrival, so
             # what its remaining steps would meet never happens. Counted, someone walking
-            # up behind us along a route through the goal chased the robot past it, time
-            # after time (overtaking: a 0.5 m/s walker's route runs through the goal;
-            # crowd: 24 of 38 failures came within 2 m of the goal and never in).
+            # up behind us along a route through the goal chased the robot past it (the
+            # end of an overtake: a slow walker's route runs through the goal).
             step_cost.masked_fill_(after, 0.0)
             collided &= ~after
         total.add_(step_cost.sum(dim=1))
@@ -442,7 +431,7 @@ class MPPIPlanner:
         reach = speed_cap * self.config.horizon + tolerance
         if math.hypot(gx - inp.robot.x, gy - inp.robot.y) > reach:
             return None
-        inside = costs._distance(x - gx, y - gy) <= tolerance
+        inside = (x - gx).square_().add_((y - gy).square_()) <= tolerance * tolerance
         reached = torch.cummax(inside.to(torch.uint8), dim=1).values.bool()
         after = torch.zeros_like(reached)
         after[:, 1:] = reached[:, :-1]
@@ -521,15 +510,12 @@ class MPPIPlanner:
             if verge_side or self._relieved:
                 # The keep-right line is on the walkway; or it is what holds us stalled.
                 keep_right_weight = 0.0
-            verge_width = self._verge.width
             cell_cost += costs.walkway_cost(lateral, half_width, cfg.robot_radius,
                                             cfg.keep_right, cfg.walkway_weight,
                                             keep_right_weight, verge_side,
-                                            cfg.verge_factor, verge_width).astype(np.float32)
+                                            cfg.verge_factor).astype(np.float32)
             # The verge we may pass on is no detour for the goal's path length either.
-            on_verge = ((lateral * verge_side > 0.0)
-                        & (np.abs(lateral) + cfg.robot_radius <= half_width + verge_width))
-            off = (np.abs(lateral) > half_width) & ~on_verge
+            off = (np.abs(lateral) > half_width) & (lateral * verge_side <= 0.0)
             slowness = np.where(off, cfg.off_walkway_slowness, 1.0)
         if len(path) > 2:
             # A corner of a route lies within reach: stay near the route so the waypoint
@@ -593,15 +579,14 @@ class MPPIPlanner:
     def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
         """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
 
-        Granted when passing and the people we meet or pass standing leave too little
-        room on that side (``_room_short_beside``), as wide as the room short plus
-        ``verge_spare``; renewed, whatever the behaviour but STOP, while they still leave
-        too little (turned towards the verge, the robot no longer sees them ahead and the
+        Granted when passing and the people oncoming or standing leave no room on that side
+        (``_no_room_beside``); renewed, whatever the behaviour but STOP, while they still
+        leave none (turned towards the verge, the robot no longer sees them ahead and the
         rules say SLOW); kept ``verge_hold`` seconds after that. Zero otherwise. Never
         granted at a corner, where the walkway has no one direction.
         """
-        granted_side = self._verge.side
-        held = decision.behavior != Behavior.STOP and inp.now <= self._verge.until
+        granted_side, until = self._verge
+        held = decision.behavior != Behavior.STOP and inp.now <= until
         direction = inp.walkway.direction_at((inp.robot.x, inp.robot.y))
         if direction is None:
             return granted_side if held else 0.0
@@ -613,25 +598,19 @@ class MPPIPlanner:
                 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0)
         else:
             side = granted_side if held else 0.0
-        short = self._room_short_beside(inp, our_way, side,
-                                        decision.min_clearance) if side else 0.0
-        if short > 0.0:
-            width = short + self.config.verge_spare
-            if held and granted_side == side:  # never narrowed under the robot's wheels
-                width = max(width, self._verge.width)
-            self._verge = _Verge(side, inp.now + self.config.verge_hold, width)
+        if side and self._no_room_beside(inp, our_way, side, decision.min_clearance):
+            self._verge = (side, inp.now + self.config.verge_hold)
             return side
         return granted_side if held else 0.0
 
-    def _room_short_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
-                           clearance: float) -> float:
-        """How much less room [m] than the robot's width plus ``clearance`` the people
-        coming towards us or standing nearest ahead on the walkway (within
-        ``passing_range``), with those within ``verge_group_gap`` along it of them, leave
-        to the walkway's ``side`` edge; 0 with room enough."""
+    def _no_room_beside(self, inp: PlannerInput, our_way: np.ndarray, side: float,
+                        clearance: float) -> bool:
+        """Whether the people coming towards us or standing nearest ahead on the walkway
+        (within ``passing_range``), with those within ``verge_group_gap`` along it of them,
+        leave less than the robot's width plus ``clearance`` to the walkway's ``side`` edge."""
         cfg = self.config
         if not inp.people:
-            return 0.0
+            return False
         positions = np.array([[p.x, p.y] for p in inp.people])
         velocities, _ = _velocities(inp.people)
         radii = np.array([p.radius for p in inp.people])
@@ -640,20 +619,16 @@ class MPPIPlanner:
         # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
         # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
         # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
-        # People standing count with those coming towards us: two standing chatting on a
-        # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
-        # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
-        # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
         standing = np.linalg.norm(velocities, axis=1) <= MOVING_SPEED
-        counted = ((along > 0.0) & (along < cfg.passing_range)
-                   & ((velocities @ our_way < -MOVING_SPEED) | standing))
-        if not counted.any():
-            return 0.0
-        group = counted & (along <= along[counted].min() + cfg.verge_group_gap)
+        oncoming = ((along > 0.0) & (along < cfg.passing_range)
+                    & ((velocities @ our_way < -MOVING_SPEED) | standing))
+        if not oncoming.any():
+            return False
+        group = oncoming & (along <= along[oncoming].min() + cfg.verge_group_gap)
         lateral, half_width = costs.walkway_frame(inp.walkway.left, inp.walkway.right,
                                                   positions[group])
         room = half_width - (side * lateral + radii[group])
-        return max(0.0, 2.0 * cfg.robot_radius + clearance - float(room.min()))
+        return float(room.min()) < 2.0 * cfg.robot_radius + clearance
 
     def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
                         here: np.ndarray, direction: np.ndarray) -> int | None:
