@@ -612,14 +612,14 @@ class MPPIPlanner:
         if not inp.people:
             return False
         positions = np.array([[p.x, p.y] for p in inp.people])
-        velocities, _ = _velocities(inp.people)
+        velocities, speeds = _velocities(inp.people)
         radii = np.array([p.radius for p in inp.people])
         along = (positions - np.array([inp.robot.x, inp.robot.y])) @ our_way
         # People standing count with those coming towards us: two standing chatting on a
         # 3 m walkway leave 1.75 m beside them, 0.05 m short of the robot's width plus the
         # 1.2 m asked, and without the verge the robot stalled level with them for 3 s
         # before the stall relief let it by at 0.7-1.0 m (standing: 17.8 % personal time).
-        standing = np.linalg.norm(velocities, axis=1) <= MOVING_SPEED
+        standing = speeds <= MOVING_SPEED
         oncoming = ((along > 0.0) & (along < cfg.passing_range)
                     & ((velocities @ our_way < -MOVING_SPEED) | standing))
         if not oncoming.any():
