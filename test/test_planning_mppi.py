@@ -227,6 +227,20 @@ def test_the_verge_is_only_granted_for_people_who_leave_no_room():
     assert _verge_for(standing_pair(y=0.9), Behavior.PASS_RIGHT, clearance=1.2) == 0  # 1.95 m
 
 
+def test_people_we_catch_up_with_or_are_level_with_count_for_the_verge():
+    # A crowd walking both ways: the robot at 0.8 m/s closes in on people walking our way
+    # at 0.5 m/s as on people coming towards it, and the verge must not be withdrawn while
+    # those it passes are level with it, or it steps back in among them.
+    slower_our_way = [TrackedObject(i, ObjectClass.PEDESTRIAN, 6.0, y, 0.5, 0.0, 0.25)
+                      for i, y in enumerate((0.9, 0.0, -0.9))]
+    assert _verge_for(slower_our_way, Behavior.PASS_RIGHT) == -1.0
+    faster_our_way = [TrackedObject(i, ObjectClass.PEDESTRIAN, 6.0, y, 1.0, 0.0, 0.25)
+                      for i, y in enumerate((0.9, 0.0, -0.9))]
+    assert _verge_for(faster_our_way, Behavior.PASS_RIGHT) == 0  # they draw away
+    assert _verge_for(group_abreast(x=-1.0), Behavior.PASS_RIGHT) == -1.0  # level
+    assert _verge_for(group_abreast(x=-3.0), Behavior.PASS_RIGHT) == 0  # behind us
+
+
 
 def standing_pair(x=6.0, y=0.7):
     """Two people standing chatting on the left of a 3 m walkway (the standing scenario)."""
