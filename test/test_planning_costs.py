@@ -87,6 +87,18 @@ def test_passing_side_cost_prefers_the_asked_side():
     assert float(costs.passing_side_cost(*right, path, *args)) > 0.0
 
 
+def test_passing_side_cost_reaches_further_behind_someone_to_overtake():
+    path = torch.tensor([[5.0, 0.0]])
+    in_line_3m_behind = torch.tensor([[2.0]]), torch.tensor([[0.0]])
+    args = ((1.0, 0.0), 1.0, 1.2, 1.5, 10.0)
+    short = float(costs.passing_side_cost(*in_line_3m_behind, path, *args))
+    reaching = float(costs.passing_side_cost(*in_line_3m_behind, path, *args, behind_scale=4.0))
+    assert short < 0.3 < reaching  # exp(-4) against exp(-0.56) of the 14.4 at the person
+    in_line_3m_ahead = torch.tensor([[8.0]]), torch.tensor([[0.0]])
+    assert float(costs.passing_side_cost(*in_line_3m_ahead, path, *args,
+                                         behind_scale=4.0)) == pytest.approx(short)
+
+
 def test_walkway_frame_signs_and_width():
     left = np.array([[0.0, 2.0], [10.0, 2.0]])
     right = np.array([[0.0, -1.0], [10.0, -1.0]])

@@ -260,6 +260,20 @@ def test_people_standing_who_leave_too_little_room_are_passed_on_the_verge():
     assert "recovering" not in log["status"]  # passed without a stall
 
 
+def test_a_slow_walker_leaving_too_little_room_is_overtaken_on_the_verge():
+    # A 0.5 m/s walker on a 3 m walkway leaves 1.05 m on the left, where the robot's width
+    # plus 1.2 m is needed. Without the passing cost reaching behind them the robot followed
+    # at their pace 4 m back, edged left, for the whole walkway.
+    walker = [TrackedObject(1, ObjectClass.PEDESTRIAN, 3.0, 0.2, 0.5, 0.0, 0.25)]
+    log = run(small_planner(), Goal(((20.0, 0.0),)), people=walker, walkway=WALKWAY_3M,
+              decide=decision(Behavior.PASS_LEFT, 0.8, 1.2), seconds=25.0)
+    overtaken = [pose.x > people[0].x + 1.0
+                 for pose, people in zip(log["poses"], log["people"], strict=True)]
+    assert any(overtaken)
+    assert min_gap_to_people(log) > 1.1
+    assert max(p.y for p in log["poses"]) < 1.5 + 1.2  # on the verge, not roaming the grass
+
+
 def _verge_for(people, behavior, clearance=1.0):
     # A fresh planner each time: a verge once granted is held for a while.
     passing = decision(behavior, 0.8, clearance)

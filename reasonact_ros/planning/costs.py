@@ -354,13 +354,15 @@ def walkway_cost(lateral: np.ndarray, half_width: np.ndarray, robot_radius: floa
 
 def passing_side_cost(x: torch.Tensor, y: torch.Tensor, person_path: torch.Tensor,
                       direction: tuple[float, float], side: float, lateral_gap: float,
-                      along_scale: float, weight: float) -> torch.Tensor:
+                      along_scale: float, weight: float,
+                      behind_scale: float | None = None) -> torch.Tensor:
     """(S,) cost of being on the wrong side of one person while level with them.
 
     ``direction`` is the robot's unit travel direction, ``side`` +1 to pass on the left
     of the person (they are on our right), -1 on the right. Being less than
     ``lateral_gap`` to the wanted side costs, weighted by how level the robot is with
-    the person along ``direction`` (a Gaussian of width ``along_scale``).
+    the person along ``direction`` (a Gaussian of width ``along_scale``; behind them,
+    of width ``behind_scale`` when given: someone to overtake is passed from further back).
     """
     dx = x - person_path[:, 0]
     dy = y - person_path[:, 1]
@@ -368,5 +370,9 @@ def passing_side_cost(x: torch.Tensor, y: torch.Tensor, person_path: torch.Tenso
     along = dx * ux + dy * uy
     lateral = (dy * ux - dx * uy).mul_(side)
     shortfall = lateral.neg_().add_(lateral_gap).clamp_(min=0.0)
-    level = along.div_(along_scale).square_().clamp_(max=9.0).neg_().exp_()  # see proxemics
+    if behind_scale is not None:
+        along = torch.where(along < 0.0, along / behind_scale, along / along_scale)
+    else:
+        along = along.div_(along_scale)
+    level = along.square_().clamp_(max=9.0).neg_().exp_()  # see proxemics
     return shortfall.square_().mul_(level).sum(dim=1).mul_(weight)
