@@ -636,7 +636,7 @@ class MPPIPlanner:
         # People walking our way slower than us count too, and people level with us: in a
         # crowd on a 4 m walkway both ways, the robot counting only those ahead coming towards
         # it lost the verge among the people it was passing, turned and fled (crowd, 10
-        # seeds: 1/10 reached the goal without contact; counting both, 7/10).
+        # seeds: 1/10 reached the goal without contact; counting both, 7/10, and 15/30).
         standing = speeds <= MOVING_SPEED
         closing = ((along > -cfg.verge_group_gap) & (along < cfg.passing_range)
                    & ((velocities @ our_way < speed - MOVING_SPEED) | standing))
