@@ -569,16 +569,18 @@ class MPPIPlanner:
         if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
             direction = target - here
             norm = float(np.linalg.norm(direction))
-            index = self._passing_target(people, decision, here, direction / max(norm, 1e-9))
+            unit = direction / max(norm, 1e-9)
+            index = self._passing_target(people, decision, here, unit)
             if index is not None and norm > 1e-6:
                 side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
                 lateral_gap = cfg.robot_radius + radii[index] + decision.min_clearance
-                unit = direction / norm
                 # Someone walking our way whom we may overtake on the verge: being behind
                 # them in line costs too, or the robot follows at 4 m, beyond the cost's
                 # reach, and never pulls out (overtaking: 8/10 in time, 44 s for 20 m).
+                # The verge is this cycle's: _verge_side ran in the static costs.
+                _, verge_until = self._verge
                 overtaking = (float(velocity[index] @ unit) > MOVING_SPEED
-                              and inp.now <= self._verge[1])
+                              and inp.now <= verge_until)
                 total.add_(costs.passing_side_cost(
                     x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
