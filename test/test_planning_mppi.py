@@ -241,7 +241,6 @@ def test_people_we_catch_up_with_or_are_level_with_count_for_the_verge():
     assert _verge_for(group_abreast(x=-3.0), Behavior.PASS_RIGHT) == 0  # behind us
 
 
-
 def standing_pair(x=6.0, y=0.7):
     """Two people standing chatting on the left of a 3 m walkway (the standing scenario)."""
     return [TrackedObject(1, ObjectClass.PEDESTRIAN, x, y, 0.0, 0.0, 0.25),
