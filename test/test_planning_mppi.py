@@ -517,6 +517,22 @@ def test_out_of_the_corner_before_a_barrier_through_the_gap():
     assert max(p.y for p in log["poses"]) > 0.6  # through the gap, not over the barrier
 
 
+def test_the_stall_relief_lets_the_robot_pass_a_post_taken_for_a_person():
+    # The lidar sees narrow_passage's post as a person standing. Passing it on the left
+    # with the 1.2 m asked needs 1.65 m beside it, beyond the walkway's edge; short of
+    # that, every way forward cost more than standing still before or beside it, relieved
+    # or not (7 of 9 timeouts in one 42-seed run stood 6-19 s by the post). The relief's
+    # smaller clearance from people standing now holds for the passing side too.
+    post = TrackedObject(1, ObjectClass.PEDESTRIAN, 8.7, 0.0, 0.0, 0.0, 0.15)
+    log = run(small_planner(), Goal(((14.0, 0.0),)), people=[post],
+              obstacles=road_works()[:-20], walkway=NARROW_WALKWAY,
+              decide=decision(Behavior.PASS_LEFT, 0.8, 1.2), seconds=20.0,
+              start=Pose2D(6.0, 1.0, -0.6))
+    assert log["status"][-1] == "goal_reached"
+    assert "recovering" in log["status"]
+    assert min_gap_to_people(log) > LIMITS.min_person_clearance
+
+
 def test_waiting_on_purpose_is_no_stall():
     planner = small_planner(stall_time=1.0)
     log = run(planner, Goal(((5.0, 0.0),)), decide=decision(Behavior.STOP, 0.0), seconds=3.0)

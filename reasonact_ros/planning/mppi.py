@@ -573,7 +573,9 @@ class MPPIPlanner:
             index = self._passing_target(people, decision, here, unit)
             if index is not None and norm > 1e-6:
                 side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
-                lateral_gap = cfg.robot_radius + radii[index] + decision.min_clearance
+                # The relieved clearance too: asking the full one of a post taken for
+                # someone standing, the robot stood by it until the timeout.
+                lateral_gap = cfg.robot_radius + radii[index] + clearances[index]
                 # Someone walking our way whom we may overtake on the verge: being behind
                 # them in line costs too, or the robot follows at 4 m, beyond the cost's
                 # reach, and never pulls out (overtaking: 8/10 in time, 44 s for 20 m).
