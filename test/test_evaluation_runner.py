@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +211,58 @@ def test_episodes_never_run_on_the_callers_ros_domain(monkeypatch, tmp_path, wor
     assert len(domains) == workers and "0" not in domains
     assert all(FIRST_DOMAIN <= int(domain) <= LAST_DOMAIN for domain in domains)
     assert {r["discovery"] for r in records} == {"LOCALHOST"}
+
+
+def _say_where_then_sleep(job) -> dict:
+    Path(job.work_dir).mkdir(parents=True, exist_ok=True)
+    (Path(job.work_dir) / "pid").write_text(str(os.getpid()))
+    time.sleep(120.0)
+    return {"index": job.index}
+
+
+_EVAL_THAT_HANGS = """
+import sys
+from pathlib import Path
+from test_evaluation_runner import _say_where_then_sleep
+from reasonact_ros.evaluation.runner import Suite, plan_jobs, run_jobs
+run_jobs(plan_jobs(Suite("t", ("head_on",), seeds=1), Path(sys.argv[1])), 1,
+         task=_say_where_then_sleep)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has stopped; only its parent may be gone
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_eval_takes_its_workers_with_it(tmp_path, signal_number):
+    # Killed, the eval left its workers running their episodes (writing summaries into an
+    # output directory removed after the kill) and holding their ROS domains.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", _EVAL_THAT_HANGS, str(tmp_path)], env=env)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60.0
+        while not list(tmp_path.rglob("pid")) and time.monotonic() < deadline:
+            assert parent.poll() is None, "the eval ended before its worker started"
+            time.sleep(0.1)
+        worker = int(next(tmp_path.rglob("pid")).read_text())
+        assert _running(worker)
+        parent.send_signal(signal_number)
+        parent.wait(timeout=10.0)
+        deadline = time.monotonic() + 10.0
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+        if worker is not None and _running(worker):
+            os.kill(worker, signal.SIGKILL)

@@ -14,11 +14,13 @@ simulator publishes /clock, /scan and /odom). One job is one worker too.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -267,8 +269,29 @@ def _error_record(job: EpisodeJob, error: BaseException) -> dict:
 _WORKER_DOMAIN: DomainClaim | None = None  # held for the worker process's lifetime
 
 
-def _init_worker() -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent_pid: int) -> None:
+    """Have Linux SIGTERM this worker when the eval that started it dies.
+
+    Without it a killed eval left its workers running their episodes: three summaries
+    appeared in an output directory removed after the kill, and the workers held their
+    ROS domains and memory until found by hand.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # it died before the request was made
+        os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
     global _WORKER_DOMAIN
+    _die_with(parent_pid)
     _WORKER_DOMAIN = claim_domain()
     os.environ["ROS_DOMAIN_ID"] = str(_WORKER_DOMAIN.domain)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # an episode is all local
@@ -339,7 +362,7 @@ def run_jobs(jobs: list[EpisodeJob], workers: int, progress: Progress | None = N
     workers = max(1, workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker) as pool:
+                             initializer=_init_worker, initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(task, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
