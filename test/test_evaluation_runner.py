@@ -238,7 +238,9 @@ def _running(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie has stopped; only its parent may be gone
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="workers are tied to the eval with prctl(PR_SET_PDEATHSIG), which "
+                           "only Linux has; elsewhere a killed eval still leaves them running")
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL],
                          ids=["SIGTERM", "SIGKILL"])
 def test_a_killed_eval_takes_its_workers_with_it(tmp_path, signal_number):
