@@ -10,6 +10,13 @@ never holds up the planner. The simulator is the
 clock and runs in lockstep with the stack, so an episode takes as long as the
 stack needs to compute, which on 2 cores is faster than real time for rules +
 MPPI; ``realtime`` paces it to the wall clock instead.
+
+Lockstep is by stamp (``EpisodeOptions.stamped_lockstep``): commands are
+TwistStamped, the planner plans once per simulator step when that step's scan,
+scene and decision are in, the safety node filters with that step's scan, and
+the simulator runs the command that answers its last state. Which message
+arrived first no longer matters, so one seed gives one episode, on a busy
+machine as on an idle one (with rules; an LLM answers when it answers).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -55,12 +62,16 @@ class EpisodeOptions:
     mppi_samples: int | None = None
     # A wall-clock ceiling, so a stack that stops answering cannot hang a run.
     wall_timeout_s: float = 600.0
+    # The stack acts on stamps and the simulator runs each step's answer (see above).
+    # False: the timer-driven stack a robot runs, the simulator waiting for cmd_vel_nav;
+    # the robustness harness injects its faults into that one.
+    stamped_lockstep: bool = True
 
 
 class EpisodeMonitor(Node):
     """Watches what the stack commands, over the same topics a robot would see."""
 
-    def __init__(self, instruction: str, **kwargs):
+    def __init__(self, instruction: str, stamped: bool = False, **kwargs):
         super().__init__("episode_monitor", **kwargs)
         self.max_linear_speed = 0.0
         self.max_angular_speed = 0.0
@@ -68,13 +79,16 @@ class EpisodeMonitor(Node):
         self.decisions: Counter[str] = Counter()
         self.last_decision = ""
         self.last_behavior = ""
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.COMMAND)
+        self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd,
+                                 qos.COMMAND)
         self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
         self._instruction = self.create_publisher(String, "instruction", qos.LATCHED)
         if instruction:
             self._instruction.publish(String(data=instruction))
 
-    def _on_cmd(self, msg: Twist) -> None:
+    def _on_cmd(self, msg) -> None:
+        if isinstance(msg, TwistStamped):
+            msg = msg.twist
         self.commands += 1
         if math.isfinite(msg.linear.x):
             self.max_linear_speed = max(self.max_linear_speed, abs(msg.linear.x))
@@ -100,6 +114,9 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
     from reasonact_ros.nodes.sim_node import SimNode
 
     sim_time = Parameter("use_sim_time", value=True)
+    stamped = options.stamped_lockstep
+    by_stamp = [Parameter("lockstep", value=stamped),
+                Parameter("use_stamped_cmd_vel", value=stamped)]
     from_scenario = {node: [Parameter(name, value=value) for name, value in params.items()]
                      for node, params in scenario_parameters(scenario).items()}
     nodes: dict[str, Node] = {}
@@ -107,6 +124,9 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         Parameter("scenario", value=str(scenario.path)),
         Parameter("seed", value=int(options.seed)),
         Parameter("lockstep", value=True),
+        Parameter("use_stamped_cmd_vel", value=stamped),
+        # Without stamps: wait for the planner itself, so that a slow planner slows the
+        # world instead of the safety watchdog stopping the robot.
         Parameter("lockstep_topic", value="cmd_vel_nav"),
         Parameter("lockstep_timeout", value=1.0),
         Parameter("real_time_factor", value=1.0 if options.realtime else 0.0),
@@ -128,13 +148,13 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
                          Parameter("use_decisions", value=options.reasoner != "none"),
                          # The world waits for the planner: judge MPPI by its own CPU time,
                          # so a busy machine does not hand episodes over to DWA.
-                         Parameter("deadline_clock", value="cpu")]
+                         Parameter("deadline_clock", value="cpu"), *by_stamp]
     if options.mppi_samples:
         planner_overrides.append(Parameter("mppi_samples", value=int(options.mppi_samples)))
     nodes["planner"] = PlannerNode(context=context, parameter_overrides=planner_overrides)
     nodes["safety"] = SafetyNode(context=context, parameter_overrides=[
-        sim_time, *from_scenario.get("safety_node", [])])
-    nodes["monitor"] = EpisodeMonitor(options.instruction, context=context,
+        sim_time, *from_scenario.get("safety_node", []), *by_stamp])
+    nodes["monitor"] = EpisodeMonitor(options.instruction, stamped, context=context,
                                       parameter_overrides=[sim_time])
     return nodes
 
@@ -168,6 +188,7 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         recorder = TopDownRecorder(scenario)
     executor = SingleThreadedExecutor(context=context)
     nodes: dict[str, Node] = {}
+    spinner = None
     wall_start = time.monotonic()
     try:
         nodes = build_nodes(options, scenario, context)
@@ -190,7 +211,9 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         sim.on_step = on_step
         spinner = threading.Thread(target=executor.spin, name="executor", daemon=True)
         spinner.start()
-        _wait_for_graph(monitor, timeout_s=10.0)
+        if not _wait_for_graph(list(nodes.values()), timeout_s=10.0):
+            monitor.get_logger().warning("not every publisher found its subscribers within "
+                                         "10 s: the first steps may be taken blind")
         sim.start()
         while not sim.finished and time.monotonic() - wall_start < options.wall_timeout_s:
             time.sleep(0.05)
@@ -207,6 +230,9 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
             if shutdown is not None:
                 shutdown()
         executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:
+            # A spinner still inside rcl when the interpreter exits aborts the process.
+            spinner.join(timeout=5.0)
         for node in nodes.values():
             node.destroy_node()
         rclpy.try_shutdown(context=context)
@@ -221,13 +247,20 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
     return summary
 
 
-def _wait_for_graph(monitor: Node, timeout_s: float) -> None:
-    """Give DDS discovery a moment so the first steps are not taken blind."""
+def _wait_for_graph(nodes: list[Node], timeout_s: float) -> bool:
+    """Wait until every publisher has found each of the graph's subscriptions to its
+    topic, so that no node misses the first state (a lockstep step would then wait
+    for an answer that cannot come). False after ``timeout_s``."""
+    wanted = Counter((sub.topic_name, sub.msg_type) for node in nodes
+                     for sub in node.subscriptions)
+    publishers = [(pub, wanted[(pub.topic_name, pub.msg_type)]) for node in nodes
+                  for pub in node.publishers if wanted[(pub.topic_name, pub.msg_type)]]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if monitor.count_publishers("cmd_vel") > 0:
-            return
+        if all(pub.get_subscription_count() >= count for pub, count in publishers):
+            return True
         time.sleep(0.05)
+    return False
 
 
 def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: EpisodeMonitor,

@@ -74,7 +74,7 @@ def test_planner_slows_at_once_when_a_decision_lowers_the_limit(nodes):
 
     node = nodes.make(PlannerNode, planner="dwa")
     sent = []
-    node._cmd._send = sent.append
+    node._cmd._send = lambda velocity, _stamp: sent.append(velocity)
     node._cmd.publish(Velocity2D(1.2, 0.4))  # what the last cycle sent
     node._on_decision(_decision(node, Behavior.PASS_RIGHT, 1.4))
     assert sent == [Velocity2D(1.2, 0.4)]  # a higher limit changes nothing between cycles
@@ -91,7 +91,184 @@ def test_planner_without_decisions_ignores_them_between_cycles(nodes):
 
     node = nodes.make(PlannerNode, planner="dwa", use_decisions=False)
     sent = []
-    node._cmd._send = sent.append
+    node._cmd._send = lambda velocity, _stamp: sent.append(velocity)
     node._cmd.publish(Velocity2D(1.2, 0.0))
     node._on_decision(_decision(node, Behavior.STOP, 0.0))
     assert sent == [Velocity2D(1.2, 0.0)]
+
+
+# --- lockstep: inputs matched by stamp, whatever order they arrive in --------------------
+# use_sim_time with no /clock: the clock stays at zero, behind every stamp, as a node's
+# clock can be a step behind in lockstep when the step's messages beat /clock.
+
+def _odom_at(stamp: float, x: float = 0.0):
+    from nav_msgs.msg import Odometry
+
+    msg = Odometry()
+    msg.header.stamp = conversions.seconds_to_time(stamp)
+    msg.header.frame_id, msg.child_frame_id = "odom", "base_link"
+    msg.pose.pose.position.x = x
+    msg.pose.pose.orientation.w = 1.0
+    return msg
+
+
+def _scan_at(stamp: float, nearest: float = 10.0):
+    """Every beam at ``nearest`` metres; a scan every 0.1 s."""
+    from sensor_msgs.msg import LaserScan
+
+    msg = LaserScan()
+    msg.header.stamp = conversions.seconds_to_time(stamp)
+    msg.header.frame_id = "base_scan"
+    msg.angle_min, msg.angle_increment = -math.pi, 2 * math.pi / 360
+    msg.angle_max = msg.angle_min + msg.angle_increment * 359
+    msg.scan_time, msg.range_min, msg.range_max = 0.1, 0.1, 12.0
+    msg.ranges = [nearest] * 360
+    return msg
+
+
+def _scene_at(stamp: float):
+    return conversions.scene_to_msg(Scene(stamp=stamp, robot=Pose2D()))
+
+
+def _decision_at(stamp: float, max_speed: float = 1.0):
+    return conversions.decision_to_msg(Decision(
+        Behavior.PROCEED, max_speed, 1.0, valid_until=stamp + 1.0,
+        source=DecisionSource.RULES, stamp=stamp))
+
+
+def _twist_at(stamp: float, linear: float):
+    from geometry_msgs.msg import TwistStamped
+
+    msg = TwistStamped()
+    msg.header.stamp = conversions.seconds_to_time(stamp)
+    msg.twist.linear.x = linear
+    return msg
+
+
+def test_lockstep_planner_plans_each_step_once_its_inputs_are_in(nodes):
+    from reasonact_ros.nodes.planner_node import PlannerNode
+
+    node = nodes.make(PlannerNode, planner="dwa", lockstep=True, use_stamped_cmd_vel=True,
+                      use_sim_time=True, route=[5.0, 0.0])
+    sent = []
+    node._cmd._send = lambda velocity, stamp: sent.append(stamp)
+    # A step with a scan: the scan, its scene and their decision, in a scrambled order.
+    node._on_odom(_odom_at(1.0))
+    node._on_decision(_decision_at(1.0))
+    node._on_scan(_scan_at(1.0))
+    assert sent == []  # the scene of that scan is still on its way
+    node._on_scene(_scene_at(1.0))
+    assert sent == [1.0]
+    # Between two scans the odometry alone starts the cycle.
+    node._on_odom(_odom_at(1.05))
+    assert sent == [1.0, 1.05]
+    # The next scan's step: an older scene and decision do not count.
+    node._on_odom(_odom_at(1.1))
+    node._on_scene(_scene_at(1.1))
+    node._on_scan(_scan_at(1.1))
+    assert sent == [1.0, 1.05]
+    node._on_decision(_decision_at(1.1))
+    assert sent == [1.0, 1.05, 1.1]
+
+
+def test_lockstep_planner_answers_a_step_whose_inputs_never_came(nodes):
+    from reasonact_ros.nodes.planner_node import PlannerNode
+
+    node = nodes.make(PlannerNode, planner="dwa", lockstep=True, use_stamped_cmd_vel=True,
+                      use_sim_time=True, lockstep_timeout=0.01, route=[5.0, 0.0])
+    sent = []
+    node._cmd._send = lambda velocity, stamp: sent.append((stamp, velocity))
+    node._on_odom(_odom_at(1.0))  # a scan is due: nothing came
+    node._run_overdue_cycle()
+    assert sent == []  # not yet overdue
+    node._pending = (node._pending[0], node._pending[1] - 1.0)
+    node._run_overdue_cycle()
+    # Planned without a scene: stale, so the robot is told to stop.
+    assert sent == [(1.0, Velocity2D(0.0, 0.0))]
+    # And when the simulator moved on without waiting, the old step is answered first.
+    node._on_odom(_odom_at(1.05))
+    node._on_odom(_odom_at(1.1))
+    assert [stamp for stamp, _ in sent] == [1.0, 1.05]
+
+
+def test_lockstep_safety_filters_a_step_with_that_steps_scan(nodes):
+    from reasonact_ros.nodes.safety_node import SafetyNode
+    from reasonact_ros.robustness.callbacks import Recorder
+
+    node = nodes.make(SafetyNode, lockstep=True, use_stamped_cmd_vel=True, use_sim_time=True)
+    sent = []
+    node._output._send = lambda velocity, stamp: sent.append((stamp, velocity.linear))
+    node._state_publisher = Recorder([])
+    node._on_scan(_scan_at(1.0))
+    node._on_command(_twist_at(1.05, 1.0))  # between scans: passed on at once
+    assert [stamp for stamp, _ in sent] == [1.05] and sent[0][1] > 0.0
+    node._on_command(_twist_at(1.1, 1.0))  # its scan is due: it waits for it
+    assert len(sent) == 1
+    node._on_scan(_scan_at(1.1, nearest=0.5))  # a person in the stop zone
+    assert sent[1:] == [(1.1, 0.0)]
+    # What the timer re-publishes carries the stamp of the command it came from.
+    node._update()
+    assert all(stamp == 1.1 for stamp, _ in sent[1:])
+
+
+def test_perception_places_a_scan_with_the_odometry_at_its_stamp(nodes):
+    from reasonact_ros.nodes.perception_node import PerceptionNode
+    from reasonact_ros.robustness.callbacks import Recorder
+
+    node = nodes.make(PerceptionNode, camera_detector="none", use_sim_time=True)
+    scenes = []
+    node._scene_publisher = Recorder(scenes)
+    node._marker_publisher = Recorder([])
+    node._on_odom(_odom_at(1.0, x=0.0))
+    node._on_scan(_scan_at(1.05))  # newer than any odometry: it waits
+    assert scenes == []
+    node._on_odom(_odom_at(1.05, x=2.0))
+    node._on_odom(_odom_at(1.1, x=4.0))
+    node._on_scan(_scan_at(1.1))
+    found = [conversions.scene_from_msg(msg) for msg in scenes]
+    assert [(s.stamp, s.robot.x) for s in found] == [(pytest.approx(1.05), 2.0),
+                                                     (pytest.approx(1.1), 4.0)]
+
+
+def test_reasoning_stamps_a_decision_with_its_scene_when_the_clock_lags(nodes):
+    from reasonact_ros.nodes.reasoning_node import ReasoningNode
+
+    node = nodes.make(ReasoningNode, instruction_embeddings=False, use_sim_time=True)
+    published = []
+    node._decision_publisher.publish = published.append
+    node._on_scene(_scene_at(1.0))
+    assert [conversions.decision_from_msg(m).stamp for m in published] == [
+        pytest.approx(1.0)]
+
+
+def test_lockstep_simulator_runs_the_answer_to_its_last_state(nodes):
+    from reasonact_ros.nodes.sim_node import SimNode
+
+    sim = nodes.make(SimNode, scenario="empty_walkway", lockstep=True,
+                     use_stamped_cmd_vel=True, lockstep_timeout=0.01)
+    commanded = []
+    sim.world.command = commanded.append
+    sim._expect_answer()  # the state at t = 0 is out
+    sim._on_command(_twist_at(0.0, 0.8))  # its answer
+    sim._on_command(_twist_at(0.0, 0.2))  # the safety timer re-filtering it: too late
+    sim._wait_for_answer()
+    assert [c.linear for c in commanded] == [0.8]
+    sim.world.step(sim.step_dt)
+    sim._expect_answer()
+    sim._on_command(_twist_at(0.0, 0.3))  # older than the state: not its answer
+    sim._on_command(_twist_at(0.05, 0.6))
+    sim._on_command(_twist_at(0.0, 0.1))
+    sim._wait_for_answer()
+    assert [c.linear for c in commanded] == [0.8, 0.6]
+    # No answer in time: the newest command that came while waiting, as a fallback.
+    sim.world.step(sim.step_dt)
+    sim._expect_answer()
+    sim._on_command(_twist_at(0.05, 0.4))
+    sim._wait_for_answer()
+    assert [c.linear for c in commanded] == [0.8, 0.6, 0.4]
+    # Nothing at all: the robot's own command timeout decides, nothing is re-sent.
+    sim._expect_answer()
+    sim._wait_for_answer()
+    assert len(commanded) == 3
+    sim._on_command(_twist_at(0.1, math.nan))  # rejected, logged; the node goes on
+    assert len(commanded) == 3

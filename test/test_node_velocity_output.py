@@ -19,7 +19,8 @@ def output():
     try:
         publisher = VelocityPublisher(node, "cmd_vel_probe", stamped=False)
         publisher.sent = []
-        publisher._send = publisher.sent.append  # what would be handed to the publisher
+        # What would be handed to the publisher:
+        publisher._send = lambda velocity, _stamp: publisher.sent.append(velocity)
         yield publisher
     finally:
         node.destroy_node()

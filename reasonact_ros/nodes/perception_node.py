@@ -1,10 +1,14 @@
 """perception_node: scan, camera and odom in; ``scene`` (SceneObservation) out.
 
-Publishes one scene per scan, ``~/markers`` (tracks with velocity arrows) and,
-when a camera detector runs, ``~/debug_image``. Bad input (unusable encodings,
-wrong data length, NaN ranges, an impossible camera_info, frames from the
-past) skips that frame, logs the cause once per cause and marks the scene's
-health; the node keeps running.
+Publishes one scene per scan, stamped with the scan, ``~/markers`` (tracks with
+velocity arrows) and, when a camera detector runs, ``~/debug_image``. A scan is
+placed with the odometry at its stamp: one newer than every odometry message
+waits for the next (as tf2's MessageFilter holds a scan until its transform
+exists), so which of the two arrived first does not change the scene.
+
+Bad input (unusable encodings, wrong data length, NaN ranges, an impossible
+camera_info, frames from the past) skips that frame, logs the cause once per
+cause and marks the scene's health; the node keeps running.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from reasonact_ros.nodes.parameters import declare
 from reasonact_ros.perception import validation
 from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
 from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
+from reasonact_ros.stamped_inputs import SAME_INSTANT_S, StampedHistory
 
 SKIP_LOG_PERIOD_S = 10.0
 
@@ -69,6 +74,8 @@ class PerceptionNode(Node):
             self._detector = make_detector(detector_name)
         self._lock = threading.Lock()  # scans and images come from different callback groups
         self._odom: Odometry | None = None
+        self._odom_history: StampedHistory[Odometry] = StampedHistory()
+        self._waiting_scan: LaserScan | None = None  # newer than every odometry message
         self._skipped: dict[tuple[str, str], tuple[int, float]] = {}
         self.skipped_frames = 0
 
@@ -103,11 +110,13 @@ class PerceptionNode(Node):
             last_logged = wall
         self._skipped[key] = (count, last_logged)
 
-    def _robot(self) -> tuple[Pose2D, Velocity2D] | None:
-        if self._odom is None:
+    def _robot(self, stamp: float | None = None) -> tuple[Pose2D, Velocity2D] | None:
+        """The robot at ``stamp`` (None: the latest odometry)."""
+        odom = self._odom if stamp is None else self._odom_history.at(stamp)
+        if odom is None:
             return None
-        return (conversions.pose_from_msg(self._odom.pose.pose),
-                conversions.twist_from_msg(self._odom.twist.twist))
+        return (conversions.pose_from_msg(odom.pose.pose),
+                conversions.twist_from_msg(odom.twist.twist))
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
@@ -116,11 +125,33 @@ class PerceptionNode(Node):
             # Keep the last good odometry; stale odometry then shows up as stale scenes.
             self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
             return
+        stamp = conversions.time_to_seconds(msg.header.stamp)
+        newest = self._odom_history.newest_stamp
+        if newest is not None and stamp < newest - SAME_INSTANT_S:
+            # One publisher's messages arrive in order: the clock went back (a reset).
+            self._odom_history.clear()
+            self._waiting_scan = None
         self._odom = msg
+        self._odom_history.add(stamp, msg)
+        waiting = self._waiting_scan
+        if waiting is not None and self._odom_history.covers(
+                conversions.time_to_seconds(waiting.header.stamp)):
+            self._waiting_scan = None
+            self._process_scan(waiting)
 
     def _on_scan(self, msg: LaserScan) -> None:
-        now = self._now()
-        robot = self._robot()
+        if self._waiting_scan is not None:  # odometry stopped: place it with the latest
+            waiting, self._waiting_scan = self._waiting_scan, None
+            self._process_scan(waiting)
+        if self._odom_history.covers(conversions.time_to_seconds(msg.header.stamp)):
+            self._process_scan(msg)
+        else:
+            self._waiting_scan = msg
+
+    def _process_scan(self, msg: LaserScan) -> None:
+        stamp = conversions.time_to_seconds(msg.header.stamp)
+        now = max(self._now(), stamp)  # the clock may not have reached the stamp yet
+        robot = self._robot(stamp)
         if robot is None:
             return
         pose, velocity = robot

@@ -9,6 +9,15 @@ smoother pattern), so a slow message never delays a control cycle.
 Staleness rules: no fresh decision -> the conservative default decision; no
 fresh scene -> stop (perception may be dead, people may be anywhere).
 
+With ``lockstep`` (a simulator that waits for each answer) there is no timer:
+each odometry message starts the cycle for its stamp t, which runs once every
+input for t is here: on a step with a scan (the last scan's stamp plus its
+``scan_time``), that scan, the scene perception made of it and, when decisions
+are used, the decision made of that scene. The command is stamped t. So the
+cycle computes from the same inputs whatever order they arrived in, and one seed
+gives one episode. An input that never comes is waited for ``lockstep_timeout``
+of wall time, then the cycle runs without it.
+
 A decision that lowers the speed limit acts at once: the last command is sent
 again, scaled down to the new limit on the same arc, without waiting for the
 next cycle (``react_to_decisions``). Each cycle's command is capped by the
@@ -20,11 +29,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
@@ -46,6 +57,7 @@ from reasonact_ros.scene import (
     Velocity2D,
     default_decision,
 )
+from reasonact_ros.stamped_inputs import SAME_INSTANT_S, SensorSchedule, StampedHistory
 
 
 class PlannerNode(Node):
@@ -93,6 +105,16 @@ class PlannerNode(Node):
             self, "react_to_decisions", True,
             "Slow cmd_vel_nav down as soon as a decision lowers the speed limit, between "
             "cycles", read_only=True)
+        self._lockstep = declare(
+            self, "lockstep", False,
+            "Plan once per odometry message, when the scan, scene and decision stamped "
+            "with its time have arrived, instead of on the control_rate timer (for a "
+            "simulator that waits for each answer; needs the scan's scan_time)",
+            read_only=True)
+        self._lockstep_timeout = declare(
+            self, "lockstep_timeout", 0.5,
+            "Longest wait for a lockstep cycle's inputs before planning without them "
+            "[wall s]", low=0.01, high=10.0, read_only=True)
         self._limits = declare_limits(self)
         planner_params = {}
         threads = declare(
@@ -122,11 +144,14 @@ class PlannerNode(Node):
         if len(route) >= 2:
             self._set_route(route)
         self._odom: Odometry | None = None
+        # Odometry by stamp: a scan's points are placed with the pose at the scan's stamp.
+        self._odom_history: StampedHistory[Odometry] = StampedHistory()
+        self._scan_schedule = SensorSchedule()
+        self._pending: tuple[float, float] | None = None  # lockstep: (stamp, wall start)
         self._scene = None
         self._scene_received = -math.inf
         self._decision: Decision | None = None
         self._scan: LaserScan | None = None
-        self._scan_pose: Pose2D | None = None
 
         inputs = MutuallyExclusiveCallbackGroup()
         control = MutuallyExclusiveCallbackGroup()
@@ -145,9 +170,14 @@ class PlannerNode(Node):
         self._prediction_publisher = self.create_publisher(MarkerArray, "~/predictions", 1)
         self._status_publisher = self.create_publisher(String, "~/status", qos.LATCHED)
         self._status = ""
-        self.create_timer(1.0 / rate, self._cycle, callback_group=control)
+        if self._lockstep:
+            # Wall time: sim time stands still while the simulator waits for us.
+            self.create_timer(0.05, self._run_overdue_cycle, callback_group=inputs,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+        else:
+            self.create_timer(1.0 / rate, self._cycle, callback_group=control)
 
-    # --- inputs: store the latest, nothing else ---------------------------------
+    # --- inputs: store the latest (in lockstep, then run a cycle they complete) --
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -158,14 +188,31 @@ class PlannerNode(Node):
             # Keep the last good odometry; stale odometry then shows up as stale scenes.
             self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
             return
+        stamp = conversions.time_to_seconds(msg.header.stamp)
+        newest = self._odom_history.newest_stamp
+        if newest is not None and stamp < newest - SAME_INSTANT_S:
+            # The clock went back (a simulator reset): what came before is from another run.
+            self._odom_history.clear()
+            self._scan_schedule.reset()
+            self._pending = None
+        if self._lockstep and self._pending is not None:
+            # The simulator moved on without our answer: answer late, from what is here.
+            self._cycle(self._pending[0])
         self._odom = msg
+        self._odom_history.add(stamp, msg)
+        if self._lockstep:
+            self._pending = (stamp, time.monotonic())
+            self._run_complete_cycle()
 
     def _on_scene(self, msg: SceneObservation) -> None:
         try:
             self._scene = conversions.scene_from_msg(msg)
-            self._scene_received = self._now()
+            # Received no earlier than stamped, whatever the clock had reached (lockstep).
+            self._scene_received = max(self._now(), self._scene.stamp)
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
+            return
+        self._run_complete_cycle()
 
     def _on_decision(self, msg: BehaviorDecision) -> None:
         try:
@@ -174,9 +221,10 @@ class PlannerNode(Node):
             self.get_logger().warning(f"decision rejected: {error}", throttle_duration_sec=2.0)
             return
         if self._react_to_decisions and self._use_decisions:
-            cap = self._speed_cap(self._now())
+            cap = self._speed_cap(max(self._now(), self._decision.stamp))
             if cap is not None:
                 self._cmd.slow_to(cap)
+        self._run_complete_cycle()
 
     def _speed_cap(self, now: float) -> float | None:
         """The newest decision's forward speed limit, if it is usable now."""
@@ -187,7 +235,40 @@ class PlannerNode(Node):
 
     def _on_scan(self, msg: LaserScan) -> None:
         self._scan = msg
-        self._scan_pose = self._robot_pose()
+        self._scan_schedule.seen(conversions.time_to_seconds(msg.header.stamp), msg.scan_time)
+        self._run_complete_cycle()
+
+    # --- lockstep: one cycle per odometry stamp, once its inputs are here ---------
+    def _missing_inputs(self, t: float) -> list[str]:
+        """What the cycle for stamp ``t`` still waits for (nothing between two scans)."""
+        schedule = self._scan_schedule
+        scan_due = schedule.due(t)
+        scan_here = (schedule.last_stamp is not None
+                     and abs(schedule.last_stamp - t) <= SAME_INSTANT_S)
+        if not (scan_due or scan_here):
+            return []
+        missing = ["scan"] if scan_due else []
+        if self._scene is None or self._scene.stamp < t - SAME_INSTANT_S:
+            missing.append("scene")
+        elif self._use_decisions and (self._decision is None
+                                      or self._decision.stamp < t - SAME_INSTANT_S):
+            missing.append("decision")
+        return missing
+
+    def _run_complete_cycle(self) -> None:
+        if self._pending is not None and not self._missing_inputs(self._pending[0]):
+            stamp, self._pending = self._pending[0], None
+            self._cycle(stamp)
+
+    def _run_overdue_cycle(self) -> None:
+        if self._pending is None or time.monotonic() - self._pending[1] < self._lockstep_timeout:
+            return
+        stamp, self._pending = self._pending[0], None
+        self.get_logger().warning(
+            f"lockstep cycle at t={stamp:.2f} s planned without "
+            f"{', '.join(self._missing_inputs(stamp)) or 'nothing'} after waiting "
+            f"{self._lockstep_timeout:.2f} s", throttle_duration_sec=5.0)
+        self._cycle(stamp)
 
     def _on_goal(self, msg: PoseStamped) -> None:
         x, y = msg.pose.position.x, msg.pose.position.y
@@ -217,9 +298,12 @@ class PlannerNode(Node):
         return conversions.pose_from_msg(self._odom.pose.pose)
 
     def _obstacle_points(self) -> np.ndarray:
-        if self._scan is None or self._scan_pose is None:
+        if self._scan is None:
             return np.zeros((0, 2))
-        robot, offset = self._scan_pose, self._lidar_offset
+        odom = self._odom_history.at(conversions.time_to_seconds(self._scan.header.stamp))
+        if odom is None:
+            return np.zeros((0, 2))
+        robot, offset = conversions.pose_from_msg(odom.pose.pose), self._lidar_offset
         c, s = math.cos(robot.yaw), math.sin(robot.yaw)
         sensor = Pose2D(robot.x + c * offset.x - s * offset.y,
                         robot.y + s * offset.x + c * offset.y, robot.yaw + offset.yaw)
@@ -243,12 +327,14 @@ class PlannerNode(Node):
             return dataclasses.replace(conservative, rationale="scan unhealthy: slowing")
         return self._decision
 
-    def _cycle(self) -> None:
-        now = self._now()
+    def _cycle(self, inputs_stamp: float | None = None) -> None:
+        """Plan and publish. ``inputs_stamp``: the lockstep step planned for (the clock
+        may not have reached it yet: a message is never from the future)."""
+        now = self._now() if inputs_stamp is None else max(self._now(), inputs_stamp)
         robot = self._robot_pose()
         if robot is None:
             self._publish_status("no_odom")
-            self._cmd.publish_zero()
+            self._cmd.publish_zero(now)
             return
         decision = self._current_decision(now)
         scene = self._scene
@@ -263,7 +349,7 @@ class PlannerNode(Node):
                 decision=decision, limits=self._limits)
         except ValueError as error:
             self.get_logger().warning(f"planning skipped: {error}", throttle_duration_sec=2.0)
-            self._cmd.publish_zero()
+            self._cmd.publish_zero(now)
             return
         switches_before = getattr(self._planner, "switches", 0)
         try:
@@ -271,7 +357,7 @@ class PlannerNode(Node):
         except (ValueError, FloatingPointError, MemoryError) as error:
             self.get_logger().error(f"planning failed, stopping: {error}",
                                     throttle_duration_sec=2.0)
-            self._cmd.publish_zero()
+            self._cmd.publish_zero(now)
             return
         if getattr(self._planner, "switches", 0) > switches_before:
             self.get_logger().warning(
@@ -282,7 +368,7 @@ class PlannerNode(Node):
         if cap is not None:
             # A decision that arrived while this cycle planned caps its command.
             command = command.at_most(cap)
-        self._cmd.publish(command)
+        self._cmd.publish(command, now)
         self._publish_status(result.status)
         self._publish_plan(result.trajectory)
         self._publish_predictions(result.predictions)

@@ -3,9 +3,12 @@
 Each arriving scene asks the ReasoningEngine for a decision at once (event
 driven: a person appearing in a scan changes the decision within that scan's
 processing, not a timer period later); a timer at ``decision_rate`` decides
-when no scene did for a period. The engine answers at once with a rules
-decision while an LLM call (if a back-end is configured) runs in the
-background, so a slow or dead model never delays a decision. Everything
+when no scene did for one and a half periods. A decision from a scene is
+stamped no earlier than the scene, whatever the clock had reached when it came.
+
+The engine answers at once with a rules decision while an LLM call (if a
+back-end is configured) runs in the background, so a slow or dead model never
+delays a decision. Everything
 published on ``decision`` has passed the validator.
 
 Outputs: ``decision``, ``~/explanation``, ``~/scene_text``, ``~/trace`` (one
@@ -109,7 +112,8 @@ class ReasoningNode(Node):
     def _on_scene(self, msg: SceneObservation) -> None:
         try:
             self._scene = conversions.scene_from_msg(msg)
-            self._scene_received = self._now()
+            # Received no earlier than stamped, whatever the clock had reached (lockstep).
+            self._scene_received = max(self._now(), self._scene.stamp)
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
             return
@@ -117,10 +121,12 @@ class ReasoningNode(Node):
             self._decide()
 
     def _on_timer(self) -> None:
-        # Only when no scene decided within the last period (or after a backwards clock
-        # jump): the timer is the heartbeat, scenes are the pace.
+        # Only when scenes stopped deciding (or after a backwards clock jump): the timer is
+        # the heartbeat, scenes are the pace. Half a period of slack: scenes at the
+        # decision rate come a period apart, and a tick that beat the next scene by a
+        # moment would decide again on the last one.
         since = self._now() - self._last_decided
-        if not self._decide_on_scene or not 0.0 <= since < 0.9 * self._period:
+        if not self._decide_on_scene or not 0.0 <= since < 1.5 * self._period:
             self._decide()
 
     def _load_embeddings(self) -> None:
@@ -158,8 +164,10 @@ class ReasoningNode(Node):
             self._explanation_publisher.publish(String(data=text))
 
     def _decide(self) -> None:
-        now = self._now()
-        if self._scene is None or not 0.0 <= now - self._scene_received <= self._scene_timeout:
+        if self._scene is None:
+            return
+        now = max(self._now(), self._scene.stamp)
+        if not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return  # the planner's stale-decision fallback takes over
         output = self._engine.step(self._scene, now)
         self._last_decided = now

@@ -4,6 +4,11 @@ Inputs are the raw ``scan`` and ``cmd_vel_nav`` only, so it works when
 perception, reasoning or the planner are dead or wrong. Publishes ``cmd_vel``
 (Twist or TwistStamped) and ``~/state`` (which rule acted). Every rule lives
 in reasonact_ros.safety.filter; this node only wires topics and parameters.
+
+Each ``cmd_vel`` carries the stamp of the ``cmd_vel_nav`` it was filtered from
+(TwistStamped), also when the timer re-publishes it slowed or stopped. With
+``lockstep`` a command stamped t whose scan is due at t waits for that scan, so
+the filter sees the same scan whatever order the two arrived in.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from reasonact_ros.nodes.parameters import declare, declare_limits, polygon_para
 from reasonact_ros.nodes.velocity_output import VelocityPublisher
 from reasonact_ros.safety.filter import SafetyConfig, SafetyFilter, box_polygon
 from reasonact_ros.scene import Pose2D
+from reasonact_ros.stamped_inputs import SensorSchedule
 
 
 class SafetyNode(Node):
@@ -59,6 +65,13 @@ class SafetyNode(Node):
                               low=-3.15, high=3.15),
             limits=declare_limits(self),
         )
+        self._lockstep = declare(
+            self, "lockstep", False,
+            "Filter a command stamped t only after the scan due at t (for a simulator that "
+            "waits for each answer; needs the scan's scan_time)", read_only=True)
+        self._scan_schedule = SensorSchedule()
+        self._waiting_command = None  # lockstep: (stamp, command) until its scan arrives
+        self._command_stamp: float | None = None  # of the command being passed on
         self._filter = SafetyFilter(config)
         self._state = ""
         self._last_output = None
@@ -78,25 +91,44 @@ class SafetyNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_scan(self, msg: LaserScan) -> None:
-        self._filter.on_scan(self._now(), conversions.scan_from_msg(msg, Pose2D()))
+        stamp = conversions.time_to_seconds(msg.header.stamp)
+        self._scan_schedule.seen(stamp, msg.scan_time)
+        self._filter.on_scan(max(self._now(), stamp), conversions.scan_from_msg(msg, Pose2D()))
+        if self._waiting_command is not None and not self._scan_schedule.due(
+                self._waiting_command[0]):
+            self._pass_on(*self._waiting_command)
 
     def _on_command(self, msg) -> None:
-        self._filter.on_command(self._now(), conversions.twist_from_msg(msg))
-        self._update(forced=True)
+        command = conversions.twist_from_msg(msg)
+        stamp = (conversions.time_to_seconds(msg.header.stamp)
+                 if isinstance(msg, TwistStamped) else None)
+        if self._waiting_command is not None:  # its scan never came: no longer wait
+            self._pass_on(*self._waiting_command)
+        if self._lockstep and stamp is not None and self._scan_schedule.due(stamp):
+            self._waiting_command = (stamp, command)
+            return
+        self._pass_on(stamp, command)
+
+    def _pass_on(self, stamp: float | None, command) -> None:
+        self._waiting_command = None
+        now = self._now() if stamp is None else max(self._now(), stamp)
+        self._command_stamp = stamp
+        self._filter.on_command(now, command)
+        self._update(forced=True, now=now)
 
     def _on_estop(self, msg: Bool) -> None:
         self._filter.set_estop(bool(msg.data))
         self.get_logger().warning(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
         self._update(forced=True)
 
-    def _update(self, forced: bool = False) -> None:
+    def _update(self, forced: bool = False, now: float | None = None) -> None:
         """Filter and publish. The timer publishes only to override: while a rule holds
         the base (watchdog, e-stop, zones) or when the output changed, so in normal
         driving each planner command yields exactly one cmd_vel."""
-        output = self._filter.update(self._now())
+        output = self._filter.update(self._now() if now is None else now)
         overriding = output.state not in ("ok", "limited")
         if forced or overriding or output.command != self._last_output:
-            self._output.publish(output.command)
+            self._output.publish(output.command, self._command_stamp)
             self._last_output = output.command
         if output.state != self._state:
             self._state = output.state

@@ -8,14 +8,24 @@ every other node uses ``use_sim_time``.
 
 Stepping runs in its own thread, not in a callback, so a slow subscriber can
 never stall the world. With ``lockstep`` the thread waits (up to
-``lockstep_timeout`` of wall time) for the stack's next ``cmd_vel`` after each
-step, so sim time runs as fast as the stack can answer, never faster, the way
-Gazebo's lockstep mode does.
+``lockstep_timeout`` of wall time) for the stack's answer to each published
+state before the next step, so sim time runs as fast as the stack can answer,
+never faster, the way Gazebo's lockstep mode does.
+
+With stamped commands (``use_stamped_cmd_vel``) the answer to the state at time
+t is the first ``cmd_vel`` stamped t or later, and it is the command the next
+step runs: commands stamped earlier (a safety node re-filtering an older
+command, a planner slowing its last one) arriving in between change nothing.
+With a stack that acts on stamps (``lockstep`` on the planner and safety nodes),
+one seed then gives one episode, whatever the machine's load. Without stamps any
+message on ``lockstep_topic`` ends the wait and commands apply as they arrive.
+If no answer comes in time, the last command received while waiting applies.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 
@@ -34,6 +44,7 @@ from reasonact_ros.nodes.parameters import declare
 from reasonact_ros.scene import Scene
 from reasonact_ros.sim.scenario import load_scenario
 from reasonact_ros.sim.world import World
+from reasonact_ros.stamped_inputs import SAME_INSTANT_S
 
 
 class SimNode(Node):
@@ -78,6 +89,13 @@ class SimNode(Node):
         self.world = World(self.scenario, seed=None if seed < 0 else seed)
         self.world_lock = threading.Lock()
         self._command_arrived = threading.Event()
+        # Lockstep with stamped commands: the answer to the state at _awaited_stamp, and
+        # the newest other command as the fallback when no answer comes.
+        self._answers_by_stamp = self._lockstep and stamped
+        self._command_lock = threading.Lock()
+        self._awaited_stamp = 0.0
+        self._answer = None
+        self._fallback = None
         self._lockstep_on_cmd_vel = lockstep_topic == "cmd_vel"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,7 +103,7 @@ class SimNode(Node):
 
         twist_type = TwistStamped if stamped else Twist
         self.create_subscription(twist_type, "cmd_vel", self._on_command, qos.COMMAND)
-        if lockstep_topic != "cmd_vel":
+        if lockstep_topic != "cmd_vel" and not self._answers_by_stamp:
             self.create_subscription(twist_type, lockstep_topic,
                                      lambda _msg: self._command_arrived.set(), qos.COMMAND)
         self._clock_publisher = self.create_publisher(Clock, "/clock", qos.COMMAND)
@@ -110,14 +128,50 @@ class SimNode(Node):
 
     # --- commands -----------------------------------------------------------------
     def _on_command(self, msg) -> None:
+        command = conversions.twist_from_msg(msg)
+        if not (math.isfinite(command.linear) and math.isfinite(command.angular)):
+            # A real base would fault; here the last command stands until it times out.
+            self.get_logger().error(f"cmd_vel rejected: non-finite ({command.linear}, "
+                                    f"{command.angular})", throttle_duration_sec=1.0)
+            return
+        if self._answers_by_stamp:
+            stamp = conversions.time_to_seconds(msg.header.stamp)
+            with self._command_lock:
+                if self._answer is not None:
+                    return  # the next step's command is decided
+                if stamp >= self._awaited_stamp - SAME_INSTANT_S:
+                    self._answer = command
+                    self._command_arrived.set()
+                else:
+                    self._fallback = command
+            return
         with self.world_lock:
-            self.world.command(conversions.twist_from_msg(msg))
+            self.world.command(command)
         if self._lockstep_on_cmd_vel:
             self._command_arrived.set()
+
+    def _expect_answer(self) -> None:
+        """Called before each state is published: its answer is still to come."""
+        with self._command_lock:
+            self._awaited_stamp = self.world.time
+            self._answer = self._fallback = None
+            self._command_arrived.clear()
+
+    def _wait_for_answer(self) -> None:
+        self._command_arrived.wait(self._lockstep_timeout)
+        if not self._answers_by_stamp:
+            return
+        with self._command_lock:
+            command = self._answer if self._answer is not None else self._fallback
+            self._answer = self._fallback = None
+        if command is not None:
+            with self.world_lock:
+                self.world.command(command)
 
     # --- stepping -------------------------------------------------------------------
     def start(self) -> None:
         """Start stepping in a background thread (the node's main() calls this)."""
+        self._expect_answer()
         self._publish_state()
         self._thread = threading.Thread(target=self._run, name="sim_step", daemon=True)
         self._thread.start()
@@ -149,16 +203,18 @@ class SimNode(Node):
     def _run(self) -> None:
         wall_start, sim_start = time.monotonic(), self.world.time
         while not self._stop.is_set() and not self.world.done:
-            self._command_arrived.clear()
+            if self._lockstep:
+                self._wait_for_answer()
+                if self._stop.is_set():
+                    break
             with self.world_lock:
                 events = self.world.step(self.step_dt)
+            self._expect_answer()
             self._publish_state()
             for event in events:
                 self._publish_event(event)
             if self.on_step is not None:
                 self.on_step(self.world)
-            if self._lockstep:
-                self._command_arrived.wait(self._lockstep_timeout)
             if self._real_time_factor > 0.0:
                 ahead = ((self.world.time - sim_start) / self._real_time_factor
                          - (time.monotonic() - wall_start))

@@ -204,7 +204,10 @@ class ClosedLoop:
             self.nodes = build_nodes(
                 EpisodeOptions(scenario=opts.scenario, planner=opts.planner,
                                reasoner=opts.reasoner, seed=opts.seed,
-                               mppi_samples=opts.mppi_samples, llm_endpoint=opts.llm_endpoint),
+                               mppi_samples=opts.mppi_samples, llm_endpoint=opts.llm_endpoint,
+                               # The timer-driven stack a robot runs, Twist on cmd_vel:
+                               # what the faults are injected into.
+                               stamped_lockstep=False),
                 self.scenario, self.context)
             self.probe = Probe(context=self.context,
                                parameter_overrides=[Parameter("use_sim_time", value=True)])
