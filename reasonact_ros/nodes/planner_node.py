@@ -2,9 +2,10 @@
 
 Subscribes ``scene`` (tracked people, walkway), ``scan`` (obstacle points),
 ``odom``, ``decision`` and ``goal_pose``; a fixed-rate timer in its own
-callback group plans and publishes ``cmd_vel_nav``, ``~/plan`` and
-``~/predictions``. Subscriptions only store the latest message (Nav2 velocity
-smoother pattern), so a slow message never delays a control cycle.
+callback group (in ``lockstep``, each odometry message: below) plans and
+publishes ``cmd_vel_nav``, ``~/plan`` and ``~/predictions``. Subscriptions only
+store the latest message (Nav2 velocity smoother pattern), so a slow message
+never delays a control cycle.
 
 Staleness rules: no fresh decision -> the conservative default decision; no
 fresh scene -> stop (perception may be dead, people may be anywhere).

@@ -163,7 +163,6 @@ class SimNode(Node):
             return
         with self._command_lock:
             command = self._answer if self._answer is not None else self._fallback
-            self._answer = self._fallback = None
         if command is not None:
             with self.world_lock:
                 self.world.command(command)
