@@ -268,3 +268,29 @@ def test_a_killed_eval_takes_its_workers_with_it(tmp_path, signal_number):
         parent.wait()
         if worker is not None and _running(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+def test_compare_lists_the_episodes_whose_verdict_changed(tmp_path, capsys):
+    def episode(scenario, seed, success, collisions=0, timeout=False, **extra):
+        return {"scenario": scenario, "seed": seed, "success": success,
+                "collisions": collisions, "timeout": timeout, **extra}
+    _write_run(tmp_path / "a", [episode("crowd", 3, True), episode("crowd", 4, False, 2),
+                                episode("replay", 7, False, timeout=True),
+                                episode("head_on", 1, True)])
+    _write_run(tmp_path / "b", [episode("crowd", 3, False, 1, True),
+                                episode("crowd", 4, False, 2),
+                                episode("replay", 7, True),
+                                episode("head_on", 1, False, outcome="error")])
+    out = tmp_path / "cmp"
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                    "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Episodes whose verdict changed (3):" in printed
+    assert "| crowd | 3 | success | 1 contact, timeout |" in printed
+    assert "| replay | 7 | timeout | success |" in printed
+    assert "| head_on | 1 | success | error |" in printed
+    assert "| crowd | 4 |" not in printed  # 2 contacts both times: unchanged
+    assert "| replay | 7 | timeout | success |" in (out / "compare.md").read_text()
+    _write_run(tmp_path / "c", [episode("crowd", 3, True)])
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 0
+    assert "No episode both runs hold changed its verdict." in capsys.readouterr().out

@@ -174,6 +174,22 @@ def _paired_metrics(dir_a: Path, dir_b: Path) -> tuple[dict, dict, str] | None:
             aggregate([r for r in records_b if key(r) in shared]), note)
 
 
+def _changed_episodes_text(dir_a: Path, dir_b: Path) -> str:
+    """The episodes whose verdict changed, as a heading and a table ('' when none)."""
+    from reasonact_ros.evaluation import report
+    from reasonact_ros.evaluation.metrics import changed_episodes
+
+    records_a, records_b = _episode_records(dir_a), _episode_records(dir_b)
+    if records_a is None or records_b is None:
+        return ""
+    rows = changed_episodes(records_a, records_b)
+    if not rows:
+        return "No episode both runs hold changed its verdict."
+    table = report.markdown_table(["scenario", "seed", "A", "B"],
+                                  [(r["scenario"], r["seed"], r["a"], r["b"]) for r in rows])
+    return f"Episodes whose verdict changed ({len(rows)}):\n\n{table}"
+
+
 def run_compare(args) -> int:
     from reasonact_ros.evaluation import report
     from reasonact_ros.evaluation.metrics import compare
@@ -197,13 +213,18 @@ def run_compare(args) -> int:
     if per_scenario:
         print()
         print(scenario_table)
+    changed = _changed_episodes_text(args.dir_a, args.dir_b)
+    if changed:
+        print()
+        print(changed if len(changed) < 4000 else
+              changed[:changed.rfind("\n", 0, 4000)] + "\n... (compare.md with --out lists all)")
     if args.out is not None:
         from reasonact_ros.evaluation.plots import comparison_bars
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "compare.md").write_text(
             f"# {args.dir_a} (A) vs {args.dir_b} (B)\n\n{table}\n\n{scenario_table}\n\n"
-            "![comparison](compare.png)\n", encoding="utf-8")
+            f"{changed}\n\n![comparison](compare.png)\n", encoding="utf-8")
         comparison_bars("A", a, "B", b, args.out / "compare.png")
     return 0
 

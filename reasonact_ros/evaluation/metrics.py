@@ -491,3 +491,36 @@ def compare(metrics_a: Mapping, metrics_b: Mapping) -> list[dict]:
         rows.append({"metric": key, "a": a, "b": b, "delta": delta, "relative": relative,
                      "verdict": verdict})
     return rows
+
+
+def episode_verdict(record: Mapping) -> str:
+    """An episode in a few words: success, error, or what went wrong."""
+    if record.get("outcome") == "error":
+        return "error"
+    if record.get("success"):
+        return "success"
+    contacts = int(record.get("collisions") or 0)
+    parts = [f"{contacts} contact{'s' if contacts != 1 else ''}"] if contacts else []
+    if record.get("timeout"):
+        parts.append("timeout")
+    return ", ".join(parts) or "failed"
+
+
+def changed_episodes(records_a: Sequence[Mapping], records_b: Sequence[Mapping]) -> list[dict]:
+    """The (scenario, seed) episodes both runs hold whose verdict differs, in A's order.
+    Episodes are deterministic per seed, so each is the doing of what differs between the
+    runs (code, parameters), not of chance."""
+    def key(record):
+        return (str(record.get("scenario")), record.get("seed"))
+
+    by_key_b = {key(r): r for r in records_b}
+    rows = []
+    for record_a in records_a:
+        record_b = by_key_b.get(key(record_a))
+        if record_b is None:
+            continue
+        verdict_a, verdict_b = episode_verdict(record_a), episode_verdict(record_b)
+        if verdict_a != verdict_b:
+            rows.append({"scenario": key(record_a)[0], "seed": key(record_a)[1],
+                         "a": verdict_a, "b": verdict_b})
+    return rows
