@@ -241,6 +241,18 @@ def test_reasoning_stamps_a_decision_with_its_scene_when_the_clock_lags(nodes):
         pytest.approx(1.0)]
 
 
+def test_on_a_real_clock_a_stamp_ahead_is_skew_not_time(nodes):
+    from reasonact_ros.nodes.reasoning_node import ReasoningNode
+
+    node = nodes.make(ReasoningNode, instruction_embeddings=False)
+    published = []
+    node._decision_publisher.publish = published.append
+    before = _now(node)
+    node._on_scene(_scene_at(before + 5.0))  # a sensor host 5 s ahead of ours
+    (stamp,) = [conversions.decision_from_msg(m).stamp for m in published]
+    assert before <= stamp < before + 1.0
+
+
 def test_lockstep_simulator_runs_the_answer_to_its_last_state(nodes):
     from reasonact_ros.nodes.sim_node import SimNode
 

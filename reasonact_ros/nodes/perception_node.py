@@ -1,10 +1,11 @@
 """perception_node: scan, camera and odom in; ``scene`` (SceneObservation) out.
 
-Publishes one scene per scan, stamped with the scan, ``~/markers`` (tracks with
-velocity arrows) and, when a camera detector runs, ``~/debug_image``. A scan is
-placed with the odometry at its stamp: one newer than every odometry message
-waits for the next (as tf2's MessageFilter holds a scan until its transform
-exists), so which of the two arrived first does not change the scene.
+Publishes one scene per scan (on sim time stamped no earlier than the scan),
+``~/markers`` (tracks with velocity arrows) and, when a camera detector runs,
+``~/debug_image``. A scan is placed with the odometry at its stamp: one newer
+than every odometry message waits for the next (as tf2's MessageFilter holds a
+scan until its transform exists), so which of the two arrived first does not
+change the scene.
 
 Bad input (unusable encodings, wrong data length, NaN ranges, an impossible
 camera_info, frames from the past) skips that frame, logs the cause once per
@@ -29,6 +30,7 @@ from reasonact_ros.msg import SceneObservation
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare
+from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.perception import validation
 from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
 from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
@@ -150,7 +152,7 @@ class PerceptionNode(Node):
 
     def _process_scan(self, msg: LaserScan) -> None:
         stamp = conversions.time_to_seconds(msg.header.stamp)
-        now = max(self._now(), stamp)  # the clock may not have reached the stamp yet
+        now = now_at_least(self, stamp)
         robot = self._robot(stamp)
         if robot is None:
             return

@@ -46,6 +46,7 @@ from reasonact_ros.msg import BehaviorDecision, SceneObservation
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare, declare_limits
+from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.nodes.velocity_output import VelocityPublisher
 from reasonact_ros.planning.fallback import FallbackPlanner
 from reasonact_ros.planning.interface import PLANNER_NAMES, PlannerInput, make_planner
@@ -208,8 +209,7 @@ class PlannerNode(Node):
     def _on_scene(self, msg: SceneObservation) -> None:
         try:
             self._scene = conversions.scene_from_msg(msg)
-            # Received no earlier than stamped, whatever the clock had reached (lockstep).
-            self._scene_received = max(self._now(), self._scene.stamp)
+            self._scene_received = now_at_least(self, self._scene.stamp)
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
             return
@@ -222,7 +222,7 @@ class PlannerNode(Node):
             self.get_logger().warning(f"decision rejected: {error}", throttle_duration_sec=2.0)
             return
         if self._react_to_decisions and self._use_decisions:
-            cap = self._speed_cap(max(self._now(), self._decision.stamp))
+            cap = self._speed_cap(now_at_least(self, self._decision.stamp))
             if cap is not None:
                 self._cmd.slow_to(cap)
         self._run_complete_cycle()
@@ -330,8 +330,8 @@ class PlannerNode(Node):
 
     def _cycle(self, inputs_stamp: float | None = None) -> None:
         """Plan and publish. ``inputs_stamp``: the lockstep step planned for (the clock
-        may not have reached it yet: a message is never from the future)."""
-        now = self._now() if inputs_stamp is None else max(self._now(), inputs_stamp)
+        may not have reached it yet)."""
+        now = self._now() if inputs_stamp is None else now_at_least(self, inputs_stamp)
         robot = self._robot_pose()
         if robot is None:
             self._publish_status("no_odom")

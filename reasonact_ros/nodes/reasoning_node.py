@@ -3,8 +3,8 @@
 Each arriving scene asks the ReasoningEngine for a decision at once (event
 driven: a person appearing in a scan changes the decision within that scan's
 processing, not a timer period later); a timer at ``decision_rate`` decides
-when no scene did for one and a half periods. A decision from a scene is
-stamped no earlier than the scene, whatever the clock had reached when it came.
+when no scene did for one and a half periods. On sim time a decision from a
+scene is stamped no earlier than the scene, whatever the clock had reached.
 
 The engine answers at once with a rules decision while an LLM call (if a
 back-end is configured) runs in the background, so a slow or dead model never
@@ -28,6 +28,7 @@ from reasonact_ros.msg import BehaviorDecision, SceneObservation
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare, declare_limits
+from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.reasoning.engine import ReasoningEngine
 
 BACKENDS = ("rules", "llm", "local")
@@ -112,8 +113,7 @@ class ReasoningNode(Node):
     def _on_scene(self, msg: SceneObservation) -> None:
         try:
             self._scene = conversions.scene_from_msg(msg)
-            # Received no earlier than stamped, whatever the clock had reached (lockstep).
-            self._scene_received = max(self._now(), self._scene.stamp)
+            self._scene_received = now_at_least(self, self._scene.stamp)
         except ValueError as error:
             self.get_logger().warning(f"scene rejected: {error}", throttle_duration_sec=2.0)
             return
@@ -166,7 +166,7 @@ class ReasoningNode(Node):
     def _decide(self) -> None:
         if self._scene is None:
             return
-        now = max(self._now(), self._scene.stamp)
+        now = now_at_least(self, self._scene.stamp)
         if not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return  # the planner's stale-decision fallback takes over
         output = self._engine.step(self._scene, now)

@@ -22,6 +22,7 @@ from std_msgs.msg import Bool, String
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare, declare_limits, polygon_parameter
+from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.nodes.velocity_output import VelocityPublisher
 from reasonact_ros.safety.filter import SafetyConfig, SafetyFilter, box_polygon
 from reasonact_ros.scene import Pose2D
@@ -93,7 +94,8 @@ class SafetyNode(Node):
     def _on_scan(self, msg: LaserScan) -> None:
         stamp = conversions.time_to_seconds(msg.header.stamp)
         self._scan_schedule.seen(stamp, msg.scan_time)
-        self._filter.on_scan(max(self._now(), stamp), conversions.scan_from_msg(msg, Pose2D()))
+        self._filter.on_scan(now_at_least(self, stamp),
+                             conversions.scan_from_msg(msg, Pose2D()))
         if self._waiting_command is not None and not self._scan_schedule.due(
                 self._waiting_command[0]):
             self._pass_on(*self._waiting_command)
@@ -111,7 +113,7 @@ class SafetyNode(Node):
 
     def _pass_on(self, stamp: float | None, command) -> None:
         self._waiting_command = None
-        now = self._now() if stamp is None else max(self._now(), stamp)
+        now = self._now() if stamp is None else now_at_least(self, stamp)
         self._command_stamp = stamp
         self._filter.on_command(now, command)
         self._update(forced=True, now=now)
