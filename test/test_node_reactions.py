@@ -284,3 +284,27 @@ def test_lockstep_simulator_runs_the_answer_to_its_last_state(nodes):
     assert len(commanded) == 3
     sim._on_command(_twist_at(0.1, math.nan))  # rejected, logged; the node goes on
     assert len(commanded) == 3
+
+
+def test_lockstep_safety_timer_leaves_a_fresh_command_to_the_next_step(nodes):
+    # A tick that beat the step's command by a moment used to take the step's time from
+    # the acceleration limit: the command then sped up by nothing, or by a full step,
+    # depending on which came first.
+    from reasonact_ros.nodes.safety_node import SafetyNode
+    from reasonact_ros.robustness.callbacks import Recorder
+
+    node = nodes.make(SafetyNode, lockstep=True, use_stamped_cmd_vel=True, use_sim_time=True)
+    sent = []
+    node._output._send = lambda velocity, stamp: sent.append((stamp, velocity.linear))
+    node._state_publisher = Recorder([])
+    node._on_scan(_scan_at(0.0))
+    node._on_command(_twist_at(0.0, 1.5))
+    node._on_command(_twist_at(0.05, 1.5))
+    node._on_timer()  # the tick of the next step, before its command
+    assert len(sent) == 2
+    node._on_scan(_scan_at(0.1))
+    node._on_command(_twist_at(0.1, 1.5))
+    step = node._filter.config.limits.max_linear_accel * 0.05
+    speeds = [speed for _, speed in sent]
+    assert speeds[2] - speeds[1] == pytest.approx(step)
+    assert speeds[1] - speeds[0] == pytest.approx(step)

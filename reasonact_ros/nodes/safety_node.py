@@ -6,9 +6,14 @@ perception, reasoning or the planner are dead or wrong. Publishes ``cmd_vel``
 in reasonact_ros.safety.filter; this node only wires topics and parameters.
 
 Each ``cmd_vel`` carries the stamp of the ``cmd_vel_nav`` it was filtered from
-(TwistStamped), also when the timer re-publishes it slowed or stopped. With
-``lockstep`` a command stamped t whose scan is due at t waits for that scan, so
-the filter sees the same scan whatever order the two arrived in.
+(TwistStamped), also when the timer re-publishes it slowed or stopped.
+
+With ``lockstep`` the filter's time is the stamps: a command stamped t whose
+scan is due at t waits for that scan, and while commands are fresh the timer
+leaves the filter alone (each step's command is filtered as it comes; the timer
+acts as the watchdog of a dead planner). Otherwise a timer tick that beat the
+step's command by a moment left the acceleration limit no time to act on it,
+and one seed gave two episodes.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ class SafetyNode(Node):
                                  callback_group=group)
         self.create_subscription(Bool, "emergency_stop", self._on_estop, qos.LATCHED,
                                  callback_group=group)
-        self.create_timer(1.0 / rate, self._update, callback_group=group)
+        self.create_timer(1.0 / rate, self._on_timer, callback_group=group)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -94,7 +99,7 @@ class SafetyNode(Node):
     def _on_scan(self, msg: LaserScan) -> None:
         stamp = conversions.time_to_seconds(msg.header.stamp)
         self._scan_schedule.seen(stamp, msg.scan_time)
-        self._filter.on_scan(now_at_least(self, stamp),
+        self._filter.on_scan(self._time_of(stamp),
                              conversions.scan_from_msg(msg, Pose2D()))
         if self._waiting_command is not None and not self._scan_schedule.due(
                 self._waiting_command[0]):
@@ -113,7 +118,7 @@ class SafetyNode(Node):
 
     def _pass_on(self, stamp: float | None, command) -> None:
         self._waiting_command = None
-        now = self._now() if stamp is None else now_at_least(self, stamp)
+        now = self._time_of(stamp)
         self._command_stamp = stamp
         self._filter.on_command(now, command)
         self._update(forced=True, now=now)
@@ -122,6 +127,18 @@ class SafetyNode(Node):
         self._filter.set_estop(bool(msg.data))
         self.get_logger().warning(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
         self._update(forced=True)
+
+    def _time_of(self, stamp: float | None) -> float:
+        """The filter's time for an input stamped ``stamp`` (None: unstamped)."""
+        if stamp is None:
+            return self._now()
+        return stamp if self._lockstep else now_at_least(self, stamp)
+
+    def _on_timer(self) -> None:
+        if (self._lockstep and not self._filter.estop_engaged
+                and self._filter.command_is_fresh(self._now())):
+            return
+        self._update()
 
     def _update(self, forced: bool = False, now: float | None = None) -> None:
         """Filter and publish. The timer publishes only to override: while a rule holds

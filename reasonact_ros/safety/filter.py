@@ -206,6 +206,11 @@ class SafetyFilter:
         slow = self.config.slow_polygon
         self._in_slow_zone = slow is not None and _any_inside(points, slow)
 
+    def command_is_fresh(self, now: float) -> bool:
+        """Whether the last command may still drive the base (the watchdog's test)."""
+        return self._command is not None and _fresh(now, self._command_time,
+                                                    self.config.watchdog_timeout)
+
     def set_estop(self, engaged: bool) -> None:
         self._estop = bool(engaged)
 
@@ -235,7 +240,7 @@ class SafetyFilter:
         cfg = self.config
         if self._estop:
             return ZERO, STATE_ESTOP
-        if self._command is None or not _fresh(now, self._command_time, cfg.watchdog_timeout):
+        if not self.command_is_fresh(now):
             return ZERO, STATE_WATCHDOG
         if not _fresh(now, self._scan_time, cfg.scan_timeout):
             return ZERO, STATE_NO_SCAN
