@@ -21,6 +21,7 @@ machine as on an idle one (with rules; an LLM answers when it answers).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -79,6 +80,9 @@ class EpisodeMonitor(Node):
         self.decisions: Counter[str] = Counter()
         self.last_decision = ""
         self.last_behavior = ""
+        # (stamp, behaviour) of every decision: which one a step ran under is looked up
+        # by stamp after the episode, not by what had arrived here when the step ended.
+        self.decision_log: list[tuple[float, str]] = []
         self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd,
                                  qos.COMMAND)
         self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
@@ -101,6 +105,7 @@ class EpisodeMonitor(Node):
         except ValueError:
             name = f"UNKNOWN_{msg.behavior}"
         self.decisions[name] += 1
+        self.decision_log.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, name))
         self.last_behavior = name
         self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
 
@@ -160,7 +165,8 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
 
 
 def step_record(world, monitor: EpisodeMonitor) -> dict:
-    """One simulator step as plain data: what the evaluation metrics are computed from."""
+    """One simulator step as plain data: what the evaluation metrics are computed from.
+    Its ``decision`` is the newest the monitor has; ``assign_decisions`` corrects it."""
     pose, velocity = world.robot_pose(), world.robot_velocity()
     people = [(o.id, o.x, o.y, o.vx, o.vy, o.radius)
               for o in world.ground_truth() if o.label == ObjectClass.PEDESTRIAN]
@@ -219,6 +225,8 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
             time.sleep(0.05)
         wall_time = time.monotonic() - wall_start
         sim.stop()
+        if trajectory is not None and options.stamped_lockstep:
+            assign_decisions(trajectory, monitor.decision_log, sim.step_dt)
         summary = _summary(options, scenario, sim.world, monitor, wall_time)
         if "reasoning" in nodes:
             summary["reasoning_stats"] = nodes["reasoning"].stats
@@ -245,6 +253,18 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
                                   "gif": str(out_dir / "episode.gif")}
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def assign_decisions(trajectory: list[dict], decision_log: list[tuple[float, str]],
+                     step_dt: float) -> None:
+    """Give each step the behaviour of the newest decision stamped by the step's start
+    (what the planner's command for it obeyed), instead of whatever had reached the
+    monitor when the step ended: the same episode then logs the same decisions."""
+    log = sorted(decision_log)
+    stamps = [stamp for stamp, _ in log]
+    for step in trajectory:
+        index = bisect.bisect_right(stamps, step["t"] - step_dt + 1e-6) - 1
+        step["decision"] = log[index][1] if index >= 0 else ""
 
 
 def _wait_for_graph(nodes: list[Node], timeout_s: float) -> bool:

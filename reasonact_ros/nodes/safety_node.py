@@ -135,8 +135,11 @@ class SafetyNode(Node):
         return stamp if self._lockstep else now_at_least(self, stamp)
 
     def _on_timer(self) -> None:
-        if (self._lockstep and not self._filter.estop_engaged
-                and self._filter.command_is_fresh(self._now())):
+        # In lockstep, before the first command there is nothing to guard (a zero stamped
+        # now would pass for the simulator's first answer), and a fresh one is filtered
+        # as it comes.
+        if self._lockstep and not self._filter.estop_engaged and (
+                not self._filter.has_command or self._filter.command_is_fresh(self._now())):
             return
         self._update()
 

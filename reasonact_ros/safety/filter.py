@@ -206,6 +206,10 @@ class SafetyFilter:
         slow = self.config.slow_polygon
         self._in_slow_zone = slow is not None and _any_inside(points, slow)
 
+    @property
+    def has_command(self) -> bool:
+        return self._command is not None
+
     def command_is_fresh(self, now: float) -> bool:
         """Whether the last command may still drive the base (the watchdog's test)."""
         return self._command is not None and _fresh(now, self._command_time,
