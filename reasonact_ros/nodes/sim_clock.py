@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+# A simulator's messages run ahead of its /clock by at most a step or two; a stamp
+# further ahead is a wrong stamp (or one from before a reset), not the time.
+MAX_LEAD_S = 0.5
+
 
 def now_at_least(node, stamp: float) -> float:
-    """The node's clock [s]; on sim time (``use_sim_time``), no earlier than ``stamp``.
+    """The node's clock [s]; on sim time (``use_sim_time``), no earlier than ``stamp``
+    when that is at most ``MAX_LEAD_S`` ahead.
 
     A simulator publishes /clock before the messages of that instant, but a node can
     handle those messages first (other topics, other readers): their stamp proves the
@@ -14,4 +19,6 @@ def now_at_least(node, stamp: float) -> float:
     """
     clock = node.get_clock()
     now = clock.now().nanoseconds * 1e-9
-    return max(now, stamp) if getattr(clock, "ros_time_is_active", False) else now
+    if getattr(clock, "ros_time_is_active", False) and now < stamp <= now + MAX_LEAD_S:
+        return stamp
+    return now
