@@ -2,10 +2,10 @@
 
 Publishes one scene per scan (on sim time stamped no earlier than the scan),
 ``~/markers`` (tracks with velocity arrows) and, when a camera detector runs,
-``~/debug_image``. A scan is placed with the odometry at its stamp: one newer
-than every odometry message waits for the next (as tf2's MessageFilter holds a
-scan until its transform exists), so which of the two arrived first does not
-change the scene.
+``~/debug_image``. A scan is placed with the odometry at its stamp; on sim time
+one newer than every odometry message waits for the next (as tf2's
+MessageFilter holds a scan until its transform exists), so which of the two
+arrived first does not change the scene.
 
 Bad input (unusable encodings, wrong data length, NaN ranges, an impossible
 camera_info, frames from the past) skips that frame, logs the cause once per
@@ -30,7 +30,7 @@ from reasonact_ros.msg import SceneObservation
 from reasonact_ros.nodes import conversions, qos
 from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare
-from reasonact_ros.nodes.sim_clock import now_at_least
+from reasonact_ros.nodes.sim_clock import now_at_least, on_sim_time
 from reasonact_ros.perception import validation
 from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
 from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
@@ -145,7 +145,11 @@ class PerceptionNode(Node):
         if self._waiting_scan is not None:  # odometry stopped: place it with the latest
             waiting, self._waiting_scan = self._waiting_scan, None
             self._process_scan(waiting)
-        if self._odom_history.covers(conversions.time_to_seconds(msg.header.stamp)):
+        # On a real clock a scan is not held: waiting for the next odometry would add up
+        # to its period to every reaction (bench: 35 -> 106 ms), and the pose at or before
+        # the stamp is as good as it gets then.
+        stamp = conversions.time_to_seconds(msg.header.stamp)
+        if self._odom_history.covers(stamp) or not on_sim_time(self):
             self._process_scan(msg)
         else:
             self._waiting_scan = msg

@@ -7,6 +7,10 @@ from __future__ import annotations
 MAX_LEAD_S = 0.5
 
 
+def on_sim_time(node) -> bool:
+    return bool(getattr(node.get_clock(), "ros_time_is_active", False))
+
+
 def now_at_least(node, stamp: float) -> float:
     """The node's clock [s]; on sim time (``use_sim_time``), no earlier than ``stamp``
     when that is at most ``MAX_LEAD_S`` ahead.
@@ -17,8 +21,7 @@ def now_at_least(node, stamp: float) -> float:
     arrived first. On a real clock a stamp ahead of it is another host's skew, not the
     time, and the clock stands as it is.
     """
-    clock = node.get_clock()
-    now = clock.now().nanoseconds * 1e-9
-    if getattr(clock, "ros_time_is_active", False) and now < stamp <= now + MAX_LEAD_S:
+    now = node.get_clock().now().nanoseconds * 1e-9
+    if on_sim_time(node) and now < stamp <= now + MAX_LEAD_S:
         return stamp
     return now
