@@ -131,6 +131,13 @@ def _write_metrics(directory, episodes):
     (directory / "metrics.json").write_text(json.dumps(aggregate(episodes)))
 
 
+def _compare_a_with_b(tmp_path, out, capsys) -> str:
+    """`reasonact compare a b --out OUT` in ``tmp_path``; what it printed."""
+    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                    "--out", str(out)]) == 0
+    return capsys.readouterr().out
+
+
 def test_compare_prints_deltas_and_writes_files(tmp_path, capsys):
     a = [{"scenario": "head_on", "success": False, "collisions": 1, "timeout": False},
          {"scenario": "crowd", "success": True, "collisions": 0, "timeout": False,
@@ -142,9 +149,7 @@ def test_compare_prints_deltas_and_writes_files(tmp_path, capsys):
     _write_metrics(tmp_path / "a", a)
     _write_metrics(tmp_path / "b", b)
     out = tmp_path / "cmp"
-    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
-                    "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed = _compare_a_with_b(tmp_path, out, capsys)
     assert "| success_rate | 0.5 | 1 | 0.5 | +100.0 % | better |" in printed
     assert "| mean_time_to_goal_s | 30 | 22 | -8 | -26.7 % | better |" in printed
     assert "| head_on | 0 | 1 | 1 |" in printed
@@ -282,9 +287,7 @@ def test_compare_lists_the_episodes_whose_verdict_changed(tmp_path, capsys):
                                 episode("replay", 7, True),
                                 episode("head_on", 1, False, outcome="error")])
     out = tmp_path / "cmp"
-    assert run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"),
-                    "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed = _compare_a_with_b(tmp_path, out, capsys)
     assert "Episodes whose verdict changed (3):" in printed
     assert "| crowd | 3 | success | 1 contact, timeout |" in printed
     assert "| replay | 7 | timeout | success |" in printed

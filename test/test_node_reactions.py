@@ -191,7 +191,8 @@ def test_lockstep_planner_answers_a_step_whose_inputs_never_came(nodes):
     assert [stamp for stamp, _ in sent] == pytest.approx([0.1, 0.15])
 
 
-def test_lockstep_safety_filters_a_step_with_that_steps_scan(nodes):
+def _lockstep_safety(nodes):
+    """A lockstep safety node and the (stamp, linear speed) of what it sends."""
     from reasonact_ros.nodes.safety_node import SafetyNode
     from reasonact_ros.robustness.callbacks import Recorder
 
@@ -199,6 +200,11 @@ def test_lockstep_safety_filters_a_step_with_that_steps_scan(nodes):
     sent = []
     node._output._send = lambda velocity, stamp: sent.append((stamp, velocity.linear))
     node._state_publisher = Recorder([])
+    return node, sent
+
+
+def test_lockstep_safety_filters_a_step_with_that_steps_scan(nodes):
+    node, sent = _lockstep_safety(nodes)
     node._on_scan(_scan_at(0.1))
     node._on_command(_twist_at(0.15, 1.0))  # between scans: passed on at once
     assert [stamp for stamp, _ in sent] == pytest.approx([0.15]) and sent[0][1] > 0.0
@@ -290,13 +296,7 @@ def test_lockstep_safety_timer_leaves_a_fresh_command_to_the_next_step(nodes):
     # A tick that beat the step's command by a moment used to take the step's time from
     # the acceleration limit: the command then sped up by nothing, or by a full step,
     # depending on which came first.
-    from reasonact_ros.nodes.safety_node import SafetyNode
-    from reasonact_ros.robustness.callbacks import Recorder
-
-    node = nodes.make(SafetyNode, lockstep=True, use_stamped_cmd_vel=True, use_sim_time=True)
-    sent = []
-    node._output._send = lambda velocity, stamp: sent.append((stamp, velocity.linear))
-    node._state_publisher = Recorder([])
+    node, sent = _lockstep_safety(nodes)
     node._on_scan(_scan_at(0.0))
     node._on_command(_twist_at(0.0, 1.5))
     node._on_command(_twist_at(0.05, 1.5))
