@@ -195,6 +195,32 @@ def people_cost(gap: torch.Tensor, robot_radius: float, min_clearance: float,
     return cost, collided
 
 
+def in_their_way_cost(x_end: torch.Tensor, y_end: torch.Tensor, starts: np.ndarray,
+                      ends: np.ndarray, reach: np.ndarray, weight: float) -> torch.Tensor:
+    """(S,) cost of ending the horizon where people will walk after it.
+
+    ``starts``/``ends`` (P, 2) bound each walking person's path beyond the horizon;
+    a rollout ending within ``reach[p]`` of that segment pays ``weight`` per squared
+    metre of the shortfall. The per-step clearance only sees people where they are at
+    each step of the horizon: a robot that stops two metres before someone's way out
+    of a gap pays nothing for it until they are upon it, and then it is too late to
+    step aside (narrow_passage: the person walked into the robot waiting in the gap's
+    exit lane).
+    """
+    cost = torch.zeros_like(x_end)
+    for start, end, r in zip(starts, ends, reach):
+        seg = end - start
+        length_sq = float(seg @ seg)
+        dx, dy = x_end - float(start[0]), y_end - float(start[1])
+        if length_sq < 1e-12:
+            along = torch.zeros_like(x_end)
+        else:
+            along = (dx * float(seg[0]) + dy * float(seg[1])).div_(length_sq).clamp_(0.0, 1.0)
+        distance = _distance(dx - along * float(seg[0]), dy - along * float(seg[1]))
+        cost.add_(distance.neg_().add_(float(r)).clamp_(min=0.0).square_(), alpha=weight)
+    return cost
+
+
 def proxemics_cost(x: torch.Tensor, y: torch.Tensor, predicted: torch.Tensor,
                    headings: np.ndarray, front_sigma: np.ndarray, back_sigma: np.ndarray,
                    side_sigma: np.ndarray, windows: list[tuple[int, int]], weight: float,

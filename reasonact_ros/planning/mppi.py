@@ -107,6 +107,9 @@ class MPPIConfig:
     passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
     overtake_behind_scale: float = 4.0  # [m] the passing cost's reach behind someone we
     # overtake on the verge (in front of them, and for anyone else: 1.5 m)
+    in_their_way_time: float = 5.0  # [s] people's way after the horizon ...
+    in_their_way_clearance: float = 0.5  # [m] ... the horizon's end keeps this far off it
+    in_their_way_weight: float = 100.0  # per squared metre inside that
     yield_horizon: float = 4.0  # [s] how far people's paths are checked for crossings
     yield_lookahead: float = 4.0  # [m] length of our corridor checked for crossings
     yield_speed: float = 0.0  # [m/s] cap while waiting for a crossing person
@@ -566,6 +569,7 @@ class MPPIPlanner:
         total.add_(costs.proxemics_cost(x, y, predicted_t, headings, front, back, side,
                                         _windows(in_space), cfg.proxemics_weight,
                                         cfg.proxemics_stride))
+        self._add_in_their_way_cost(x, y, here, predicted, velocity, speed, radii, total)
         if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
             direction = target - here
             norm = float(np.linalg.norm(direction))
@@ -587,6 +591,22 @@ class MPPIPlanner:
                     x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
                     behind_scale=cfg.overtake_behind_scale if overtaking else None))
+
+    def _add_in_their_way_cost(self, x, y, here, predicted, velocity, speed, radii,
+                               total) -> None:
+        """Do not end the horizon on the way of someone walking towards us."""
+        cfg = self.config
+        if cfg.in_their_way_weight <= 0.0:
+            return
+        towards = ((here - predicted[:, 0]) * velocity).sum(axis=1) > 0.0
+        chosen = (speed > MOVING_SPEED) & towards
+        if not chosen.any():
+            return
+        starts = predicted[chosen, -1]
+        ends = starts + velocity[chosen] * cfg.in_their_way_time
+        reach = cfg.robot_radius + radii[chosen] + cfg.in_their_way_clearance
+        total.add_(costs.in_their_way_cost(x[:, -1], y[:, -1], starts, ends, reach,
+                                           cfg.in_their_way_weight))
 
     def _verge_side(self, inp: PlannerInput, decision: Decision) -> float:
         """The walkway side (+1 left, -1 right of its direction) whose verge we may pass on.
