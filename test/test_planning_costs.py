@@ -64,6 +64,21 @@ def test_people_gap_is_per_time_step():
     assert hit[0].tolist() == [True, False, False]
 
 
+def test_in_their_way_cost_is_the_squared_shortfall_from_the_segment():
+    # Someone's way after the horizon runs from (0, 0) to (4, 0); 1 m of it is their way.
+    x_end = torch.tensor([2.0, 2.0, -0.5, 5.0, 2.0])
+    y_end = torch.tensor([0.5, 1.5, 0.0, 0.0, -0.2])
+    cost = costs.in_their_way_cost(x_end, y_end, np.array([[0.0, 0.0]]), np.array([[4.0, 0.0]]),
+                                   np.array([1.0]), weight=100.0)
+    assert cost.tolist() == pytest.approx([25.0, 0.0, 25.0, 0.0, 64.0], abs=1e-4)
+    # Someone standing still has no way but their spot; two people's costs add up.
+    standing = costs.in_their_way_cost(torch.tensor([0.6]), torch.tensor([0.0]),
+                                       np.array([[0.0, 0.0], [1.0, 0.0]]),
+                                       np.array([[0.0, 0.0], [1.0, 0.0]]),
+                                       np.array([1.0, 1.0]), weight=1.0)
+    assert float(standing[0]) == pytest.approx(0.4**2 + 0.6**2, abs=1e-5)
+
+
 def test_proxemics_is_larger_in_front_of_a_walking_person():
     predicted = torch.zeros((1, 1, 2))
     ahead = costs.proxemics_cost(torch.tensor([[1.0]]), torch.tensor([[0.0]]), predicted,
