@@ -208,16 +208,17 @@ def in_their_way_cost(x_end: torch.Tensor, y_end: torch.Tensor, starts: np.ndarr
     exit lane).
     """
     cost = torch.zeros_like(x_end)
-    for start, end, r in zip(starts, ends, reach):
-        seg = end - start
-        length_sq = float(seg @ seg)
+    for start, end, person_reach in zip(starts, ends, reach, strict=True):
+        way = end - start
+        length_sq = float(way @ way)
         dx, dy = x_end - float(start[0]), y_end - float(start[1])
-        if length_sq < 1e-12:
+        if length_sq < 1e-12:  # standing: their way is their spot
             along = torch.zeros_like(x_end)
         else:
-            along = (dx * float(seg[0]) + dy * float(seg[1])).div_(length_sq).clamp_(0.0, 1.0)
-        distance = _distance(dx - along * float(seg[0]), dy - along * float(seg[1]))
-        cost.add_(distance.neg_().add_(float(r)).clamp_(min=0.0).square_(), alpha=weight)
+            along = (dx * float(way[0]) + dy * float(way[1])).div_(length_sq).clamp_(0.0, 1.0)
+        distance = _distance(dx - along * float(way[0]), dy - along * float(way[1]))
+        cost.add_(distance.neg_().add_(float(person_reach)).clamp_(min=0.0).square_(),
+                  alpha=weight)
     return cost
 
 
