@@ -167,8 +167,26 @@ def test_reversal_drops_to_zero_then_ramps():
     safety = ready(SafetyConfig(limits=limits))
     now = settle(safety, command=Velocity2D(1.0, 0.0), updates=40)
     safety.on_command(now, Velocity2D(-1.0, 0.0))
-    out = safety.update(now)  # 0.05 s after the last update
-    assert out.command.linear == pytest.approx(-0.05)
+    out = safety.update(now)  # steady at 1.0 for long: up to max_accel_dt of the ramp
+    assert out.command.linear == pytest.approx(-0.1)
+
+
+def test_a_timer_tick_just_before_a_command_leaves_it_its_acceleration():
+    # On a real clock the timer re-filters the standing command every 50 ms. A command
+    # 5 ms after a tick was allowed 5 ms of acceleration (+0.005 m/s): the speed-up
+    # waited for the next tick. The limit counts from when the output last changed.
+    limits = Limits(max_linear_accel=1.0)
+    safety = ready(SafetyConfig(limits=limits), command=Velocity2D(0.5, 0.0))
+    now = settle(safety, command=Velocity2D(0.5, 0.0), updates=40)
+    for _ in range(3):  # ticks with nothing new
+        safety.on_scan(now, scan_with())
+        assert safety.update(now).command.linear == pytest.approx(0.5)
+        now += 0.05
+    safety.on_command(now + 0.005, Velocity2D(1.0, 0.0))
+    out = safety.update(now + 0.005)
+    assert out.command.linear == pytest.approx(0.5 + 1.0 * 0.1)  # max_accel_dt's worth
+    safety.on_command(now + 0.05, Velocity2D(1.0, 0.0))
+    assert safety.update(now + 0.05).command.linear == pytest.approx(0.6 + 1.0 * 0.045)
 
 
 def test_nan_command_gives_zero_and_is_counted():
@@ -289,7 +307,8 @@ def test_clock_jumping_back_or_nan_time_is_not_fresh():
     safety.on_scan(5.0, scan_with())
     assert safety.update(5.0).state == "watchdog"
     safety.on_command(5.0, CRUISE)
-    assert safety.update(5.05).command.linear == pytest.approx(0.05)  # ramp from zero, finite
+    # A finite ramp from zero, which the output has been since the jump back to 0 s.
+    assert safety.update(5.05).command.linear == pytest.approx(0.1)
 
 
 def test_benchmark_helper_runs():

@@ -154,7 +154,7 @@ class SafetyFilter:
         self._in_stop_zone = False
         self._in_slow_zone = False
         self._last_output = ZERO
-        self._last_update_time: float | None = None
+        self._last_change_time: float | None = None  # when _last_output took its value
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -235,9 +235,14 @@ class SafetyFilter:
     def update(self, now: float) -> SafetyOutput:
         command, state = self._apply_rules(now)
         command = Velocity2D(float(command.linear), float(command.angular))
-        self._last_output = command
-        if math.isfinite(now):
-            self._last_update_time = now
+        # The acceleration limit counts from when the output last changed, not from the
+        # last update: on a real clock the timer re-filters the standing command every
+        # tick, and a planner command just after a tick was allowed only the few ms since
+        # it, so each speed-up waited for the next tick.
+        if command != self._last_output or self._last_change_time is None:
+            self._last_output = command
+            if math.isfinite(now):
+                self._last_change_time = now
         return SafetyOutput(command, state)
 
     def _apply_rules(self, now: float) -> tuple[Velocity2D, str]:
@@ -286,10 +291,10 @@ class SafetyFilter:
         return v, w
 
     def _limit_acceleration(self, now: float, v: float, w: float) -> tuple[float, float]:
-        if self._last_update_time is None or not math.isfinite(now):
+        if self._last_change_time is None or not math.isfinite(now):
             dt = self.config.max_accel_dt
         else:
-            dt = min(max(now - self._last_update_time, 0.0), self.config.max_accel_dt)
+            dt = min(max(now - self._last_change_time, 0.0), self.config.max_accel_dt)
         limits = self.config.limits
         v = _limit_speed_up(self._last_output.linear, v, limits.max_linear_accel * dt)
         w = _limit_speed_up(self._last_output.angular, w, limits.max_angular_accel * dt)
