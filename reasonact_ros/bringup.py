@@ -44,6 +44,7 @@ from reasonact_ros.nodes import qos
 from reasonact_ros.scene import Behavior, ObjectClass
 from reasonact_ros.share import share_path
 from reasonact_ros.sim.scenario import Scenario, load_scenario
+from reasonact_ros.stamped_inputs import SAME_INSTANT_S
 
 PLANNERS = ("mppi", "dwa")
 REASONERS = ("rules", "llm", "local", "none")
@@ -263,7 +264,7 @@ def assign_decisions(trajectory: list[dict], decision_log: list[tuple[float, str
     log = sorted(decision_log)
     stamps = [stamp for stamp, _ in log]
     for step in trajectory:
-        index = bisect.bisect_right(stamps, step["t"] - step_dt + 1e-6) - 1
+        index = bisect.bisect_right(stamps, step["t"] - step_dt + SAME_INSTANT_S) - 1
         step["decision"] = log[index][1] if index >= 0 else ""
 
 

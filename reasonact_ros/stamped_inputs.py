@@ -55,6 +55,11 @@ class StampedHistory(Generic[T]):
         if len(self._stamps) > self._size:
             del self._stamps[0], self._values[0]
 
+    def went_back(self, stamp: float) -> bool:
+        """Whether ``stamp`` is older than the newest kept: one publisher's messages
+        arrive in order, so its clock went back (a simulator reset)."""
+        return bool(self._stamps) and stamp < self._stamps[-1] - SAME_INSTANT_S
+
     @property
     def newest_stamp(self) -> float | None:
         return self._stamps[-1] if self._stamps else None

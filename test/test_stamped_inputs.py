@@ -59,3 +59,13 @@ def test_a_sensor_without_a_period_is_due_every_step():
     assert schedule.due(1.05) and schedule.due(1.1)
     schedule.seen(1.1, -1.0)  # a nonsense period counts as none
     assert schedule.period == 0.0 and schedule.due(1.15)
+
+
+def test_a_stamp_older_than_the_newest_means_the_clock_went_back():
+    history: StampedHistory[str] = StampedHistory()
+    assert not history.went_back(5.0)  # nothing kept yet
+    history.add(5.0, "a")
+    assert not history.went_back(5.0) and not history.went_back(5.0 - 1e-7)  # same instant
+    assert not history.went_back(5.05)
+    assert history.went_back(4.9)
+

@@ -34,7 +34,7 @@ from reasonact_ros.nodes.sim_clock import now_at_least, on_sim_time
 from reasonact_ros.perception import validation
 from reasonact_ros.perception.pipeline import PerceptionConfig, PerceptionPipeline
 from reasonact_ros.scene import CameraModel, ObjectClass, Pose2D, Velocity2D, Walkway
-from reasonact_ros.stamped_inputs import SAME_INSTANT_S, StampedHistory
+from reasonact_ros.stamped_inputs import StampedHistory
 
 SKIP_LOG_PERIOD_S = 10.0
 
@@ -128,9 +128,7 @@ class PerceptionNode(Node):
             self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
             return
         stamp = conversions.time_to_seconds(msg.header.stamp)
-        newest = self._odom_history.newest_stamp
-        if newest is not None and stamp < newest - SAME_INSTANT_S:
-            # One publisher's messages arrive in order: the clock went back (a reset).
+        if self._odom_history.went_back(stamp):
             self._odom_history.clear()
             self._waiting_scan = None
         self._odom = msg

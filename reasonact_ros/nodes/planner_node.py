@@ -191,9 +191,8 @@ class PlannerNode(Node):
             self.get_logger().warning(f"odom rejected: {error}", throttle_duration_sec=2.0)
             return
         stamp = conversions.time_to_seconds(msg.header.stamp)
-        newest = self._odom_history.newest_stamp
-        if newest is not None and stamp < newest - SAME_INSTANT_S:
-            # The clock went back (a simulator reset): what came before is from another run.
+        if self._odom_history.went_back(stamp):
+            # What came before is from another run.
             self._odom_history.clear()
             self._scan_schedule.reset()
             self._pending = None
