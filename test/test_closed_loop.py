@@ -77,3 +77,12 @@ def test_the_robot_waits_out_of_the_way_of_someone_coming_through_a_gap():
     assert summary["outcome"] == "goal_reached", summary
     assert summary["collisions"] == 0, summary
 
+
+def test_the_robot_reaches_a_goal_that_lies_between_two_streams_of_people():
+    # crowd seed 14 timed out: the goal lies between the two streams, and asked the full
+    # clearance from everyone on the last stretch the robot circled it for 40 s.
+    summary = run_episode(EpisodeOptions(scenario="crowd", seed=14, mppi_samples=500,
+                                         wall_timeout_s=240.0), gif=False)
+    assert summary["outcome"] == "goal_reached", summary
+    assert summary["collisions"] == 0, summary
+

@@ -541,3 +541,30 @@ def test_waiting_on_purpose_is_no_stall():
     # The watch starts afresh when the STOP ends: moving away at once is no stall.
     log = run(planner, Goal(((5.0, 0.0),)), seconds=3.0)
     assert "recovering" not in log["status"]
+
+
+def test_only_people_closing_in_count_for_ending_on_their_way():
+    # Ending the horizon on the way of someone oncoming costs; ending on the way of
+    # someone following us at our pace does not (they keep their distance; kept out of
+    # a follower's way, the robot drove past its goal on the walkway's edge in crowd).
+    planner = small_planner()
+    follower = TrackedObject(1, ObjectClass.PEDESTRIAN, -2.0, 0.0, 1.0, 0.0, 0.25)
+    oncoming_person = TrackedObject(2, ObjectClass.PEDESTRIAN, 9.0, 0.0, -1.0, 0.0, 0.25)
+    ends_x = torch.tensor([[3.0, 3.0]])  # (S=1, T=2): both steps on the x axis
+    ends_y = torch.tensor([[0.0, 0.0]])
+    robot, moving = Pose2D(), Velocity2D(1.0, 0.0)
+
+    def cost_of(person):
+        predicted = np.array([[[person.x + person.vx * t, person.y] for t in (0.0, 2.8)]])
+        inp = PlannerInput(0.0, robot, moving, Goal(((20.0, 0.0),)), (person,), NO_POINTS,
+                           None, decision(), LIMITS)
+        total = torch.zeros(1)
+        planner._add_in_their_way_cost(inp, ends_x, ends_y, np.zeros(2), predicted,
+                                       np.array([[person.vx, person.vy]]),
+                                       np.array([abs(person.vx)]), np.array([person.radius]),
+                                       total)
+        return float(total[0])
+
+    assert cost_of(follower) == 0.0
+    assert cost_of(oncoming_person) > 0.0
+

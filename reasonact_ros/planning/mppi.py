@@ -107,6 +107,7 @@ class MPPIConfig:
     passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
     overtake_behind_scale: float = 4.0  # [m] the passing cost's reach behind someone we
     # overtake on the verge (in front of them, and for anyone else: 1.5 m)
+    arrival_radius: float = 2.0  # [m] from the goal, people may be passed closer
     in_their_way_time: float = 5.0  # [s] people's way after the horizon ...
     in_their_way_clearance: float = 0.5  # [m] ... the horizon's end keeps this far off it
     in_their_way_weight: float = 100.0  # per squared metre inside that
@@ -538,6 +539,14 @@ class MPPIPlanner:
         velocity, speed = _velocities(people)
         headings, front, back, side = self._personal_space(velocity, speed)
         clearances = np.full(len(people), decision.min_clearance)
+        arriving = self._arriving(inp)
+        if arriving:
+            # The goal may lie where people walk (crowd: between two streams). Asked the
+            # full clearance from everyone, the robot circled it until the timeout, every
+            # way in too close to someone; on the last stretch it may come closer, never
+            # nearer than the limits let any decision ask. People see it and step round.
+            clearances[:] = max(decision.min_clearance * cfg.stall_clearance_factor,
+                                inp.limits.min_person_clearance)
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
@@ -569,7 +578,9 @@ class MPPIPlanner:
         total.add_(costs.proxemics_cost(x, y, predicted_t, headings, front, back, side,
                                         _windows(in_space), cfg.proxemics_weight,
                                         cfg.proxemics_stride))
-        self._add_in_their_way_cost(x, y, here, predicted, velocity, speed, radii, total)
+        if not arriving:  # the goal itself may be on someone's way
+            self._add_in_their_way_cost(inp, x, y, here, predicted, velocity, speed, radii,
+                                        total)
         if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
             direction = target - here
             norm = float(np.linalg.norm(direction))
@@ -592,14 +603,23 @@ class MPPIPlanner:
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
                     behind_scale=cfg.overtake_behind_scale if overtaking else None))
 
-    def _add_in_their_way_cost(self, x, y, here, predicted, velocity, speed, radii,
+    def _arriving(self, inp: PlannerInput) -> bool:
+        goal = inp.goal
+        return goal is not None and math.hypot(goal.final[0] - inp.robot.x, goal.final[1]
+                                               - inp.robot.y) <= self.config.arrival_radius
+
+    def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
                                total) -> None:
-        """Do not end the horizon on the way of someone walking towards us."""
+        """Do not end the horizon on the way of someone closing in on us."""
         cfg = self.config
         if cfg.in_their_way_weight <= 0.0:
             return
-        towards = ((here - predicted[:, 0]) * velocity).sum(axis=1) > 0.0
-        chosen = (speed > MOVING_SPEED) & towards
+        ours = inp.velocity.linear * np.array([math.cos(inp.robot.yaw), math.sin(inp.robot.yaw)])
+        # Closing in: oncoming people, or anyone walking at us while we wait; not someone
+        # following us at our pace (crowd: kept out of a follower's way, the robot drove
+        # past its goal on the walkway's edge).
+        closing = ((here - predicted[:, 0]) * (velocity - ours)).sum(axis=1) > 0.0
+        chosen = (speed > MOVING_SPEED) & closing
         if not chosen.any():
             return
         starts = predicted[chosen, -1]
