@@ -79,8 +79,9 @@ def test_the_robot_waits_out_of_the_way_of_someone_coming_through_a_gap():
 
 
 def test_the_robot_reaches_a_goal_that_lies_between_two_streams_of_people():
-    # crowd seed 14 timed out: the goal lies between the two streams, and asked the full
-    # clearance from everyone on the last stretch the robot circled it for 40 s.
+    # crowd seed 14 timed out in session 10's evaluation, circling its goal for 30 s: the
+    # goal lies between the two streams. Keeping out of the way of people closing in
+    # brings it there (35 s without arrival_radius, 36 s with it).
     summary = run_episode(EpisodeOptions(scenario="crowd", seed=14, mppi_samples=500,
                                          wall_timeout_s=240.0), gif=False)
     assert summary["outcome"] == "goal_reached", summary
