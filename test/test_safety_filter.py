@@ -351,3 +351,22 @@ def test_random_inputs_never_give_an_unsafe_output():
             assert abs(out.linear - (last.linear if out.linear * last.linear > 0 else 0.0)) \
                 <= limits.max_linear_accel * 0.1 + 1e-9
         last = out
+
+
+def test_a_clock_gone_back_under_a_standing_output_still_lets_the_robot_start():
+    # The output stood at zero from t = 100 s; the simulator reset its clock to 5 s. The
+    # limit's clock must follow, or no time would ever have passed since the last change.
+    safety = ready(now=100.0, command=Velocity2D(0.0, 0.0))
+    assert safety.update(100.0).command == Velocity2D(0.0, 0.0)
+    assert safety.update(100.05).command == Velocity2D(0.0, 0.0)
+    safety.on_scan(5.0, scan_with())
+    safety.on_command(5.0, Velocity2D(0.0, 0.0))
+    assert safety.update(5.0).command == Velocity2D(0.0, 0.0)
+    now = 5.0
+    for _ in range(5):
+        now += 0.05
+        safety.on_scan(now, scan_with())
+        safety.on_command(now, CRUISE)
+        out = safety.update(now)
+    assert out.command.linear == pytest.approx(0.25)  # 1 m/s^2 for 0.25 s
+

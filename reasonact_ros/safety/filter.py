@@ -239,7 +239,9 @@ class SafetyFilter:
         # last update: on a real clock the timer re-filters the standing command every
         # tick, and a planner command just after a tick was allowed only the few ms since
         # it, so each speed-up waited for the next tick.
-        if command != self._last_output or self._last_change_time is None:
+        went_back = (self._last_change_time is not None and math.isfinite(now)
+                     and now < self._last_change_time)  # a reset clock: count from now
+        if command != self._last_output or self._last_change_time is None or went_back:
             self._last_output = command
             if math.isfinite(now):
                 self._last_change_time = now
