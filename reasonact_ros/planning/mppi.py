@@ -139,6 +139,7 @@ class MPPIConfig:
     stall_relief_time: float = 4.0  # [s] then keep-right is off and the obstacle margin ...
     stall_margin_factor: float = 0.4  # ... this fraction, for this long, and the clearance
     stall_clearance_factor: float = 0.6  # from people standing this fraction of the decision's
+    # (from everyone within arrival_radius of the goal too)
     # smoothness
     linear_smoothness_weight: float = 2.0  # per (m/s)^2 change per step
     angular_smoothness_weight: float = 0.2  # per (rad/s)^2 change per step
@@ -539,23 +540,23 @@ class MPPIPlanner:
         velocity, speed = _velocities(people)
         headings, front, back, side = self._personal_space(velocity, speed)
         clearances = np.full(len(people), decision.min_clearance)
+        # Both reliefs below pass people closer, never nearer than any decision may ask.
+        relaxed = max(decision.min_clearance * cfg.stall_clearance_factor,
+                      inp.limits.min_person_clearance)
         arriving = self._arriving(inp)
         if arriving:
             # The goal may lie where people walk (crowd: between two streams). Asked the
             # full clearance from everyone, the robot circled it until the timeout, every
             # way in too close to someone; on the last stretch it may come closer, never
             # nearer than the limits let any decision ask. People see it and step round.
-            clearances[:] = max(decision.min_clearance * cfg.stall_clearance_factor,
-                                inp.limits.min_person_clearance)
+            clearances[:] = relaxed
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
             # never nearer than the limits let any decision ask. Not people walking: with
             # the relief for everyone, the full suite's crowd (where the robot stalls
             # often) had 10 contacts with the robot at fault instead of 3.
-            standing = speed <= MOVING_SPEED
-            clearances[standing] = max(decision.min_clearance * cfg.stall_clearance_factor,
-                                       inp.limits.min_person_clearance)
+            clearances[speed <= MOVING_SPEED] = relaxed
         # Lower bound of any rollout's distance to each person at each step (P, T).
         reach = speed_cap * cfg.dt * np.arange(1, cfg.steps + 1)
         centre_bound = np.linalg.norm(predicted - here, axis=2) - reach
