@@ -124,7 +124,11 @@ def test_perception_killed_planner_stops_on_stale_scene():
 def test_llm_down_slow_or_garbage_falls_back_to_rules_and_control_keeps_running(tmp_path):
     server = FakeLLMServer(mode="ok", hang_s=5.0, seed=4)
     with server:
-        options = LoopOptions(reasoner="llm", llm_endpoint=server.endpoint, seed=1)
+        # overtaking: 40 s to the goal, behind a slow walker. The four windows take 17-20 s
+        # of sim time; in empty_walkway (16 s) the episode restarted inside the last one
+        # and its clock went back (a window of negative length, no decisions counted).
+        options = LoopOptions(scenario="overtaking", reasoner="llm",
+                              llm_endpoint=server.endpoint, seed=1)
         with ClosedLoop(options) as loop:
             reasoning = loop.nodes["reasoning"]
             loop.wait_sim(1.0, wall_timeout_s=90.0)
