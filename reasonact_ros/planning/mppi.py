@@ -9,6 +9,9 @@ average is smoothed (Savitzky-Golay) and its first control is the command.
 Samples perturb the per-step *change* of the controls (Brownian noise around
 the warm start): with the change clamped to the acceleration limits, every
 sample is drivable by construction and no Python loop over time is needed.
+The changes count from the measured velocity, or from the last command when the
+robot drives slower than that (held back downstream, e.g. in the safety filter's
+slow zone: see ``MPPIPlanner._bounds``).
 
 The decision shapes the problem rather than the output: ``max_speed`` (and
 SLOW) clamp the sampled speeds, ``min_clearance`` sets the people clearance
