@@ -626,3 +626,15 @@ def test_a_robot_held_back_downstream_still_speeds_up_to_what_is_allowed():
                       pose.yaw + velocity.angular * DT)
     assert velocity.linear > 0.4  # half the 1.2 m/s allowed, give or take the arrival
     assert pose.x > 1.5
+
+
+def test_someone_beyond_the_goal_is_not_passed():
+    # crowd seed 18: 0.6 m from the goal, told to pass on the left of someone walking
+    # away 4 m beyond it, the robot looped away from the goal to get on their left, and
+    # circled the goal until the timeout. We arrive before we reach them: no passing.
+    walker = TrackedObject(5, ObjectClass.PEDESTRIAN, -3.8, 1.2, -1.0, 0.0, 0.25)
+    log = run(small_planner(), Goal(((0.0, 0.0),)), people=[walker], walkway=WALKWAY_4M,
+              decide=decision(Behavior.PASS_LEFT, 0.8, 1.2, target_id=5), seconds=4.0,
+              start=Pose2D(0.37, -0.53, 2.88))
+    assert log["status"][-1] == "goal_reached"
+    assert max(math.hypot(p.x, p.y) for p in log["poses"]) < 0.7
