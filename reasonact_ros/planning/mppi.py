@@ -566,14 +566,14 @@ class MPPIPlanner:
             # way in too close to someone; on the last stretch it may come closer, never
             # nearer than the limits let any decision ask. People see it and step round.
             clearances[:] = relaxed
-        overtaking = self._walking_up_behind(inp, here, velocity, speed)
+        walking_up_behind = self._walking_up_behind(inp, here, velocity, speed)
         # Someone walking up behind us our way chooses the side and the distance they pass
         # us at (the overtaker keeps clear, as on the road): asked more than the least any
         # decision may ask of them, the robot ran ahead of every faster follower, and in
         # crowd, on the walkway's edge with the goal on its left behind the stream, it was
         # carried past the goal to the walkway's end (at 0.6 of the decision's clearance
         # too: a stream 1 m to our left passes 0.48 m from our edge).
-        clearances[overtaking] = inp.limits.min_person_clearance
+        clearances[walking_up_behind] = inp.limits.min_person_clearance
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
@@ -605,7 +605,7 @@ class MPPIPlanner:
                                         cfg.proxemics_stride))
         if not arriving:  # the goal itself may be on someone's way
             self._add_in_their_way_cost(inp, x, y, here, predicted, velocity, speed, radii,
-                                        ~overtaking, total)
+                                        ~walking_up_behind, total)
         if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
             direction = target - here
             norm = float(np.linalg.norm(direction))
@@ -655,10 +655,10 @@ class MPPIPlanner:
         heading = np.array([math.cos(inp.robot.yaw), math.sin(inp.robot.yaw)])
         positions = np.array([[p.x, p.y] for p in inp.people]).reshape(-1, 2)
         behind = (positions - here) @ heading < 0.0
-        our_way = velocity @ heading > np.maximum(inp.velocity.linear, 0.0) + MOVING_SPEED
+        faster = velocity @ heading > np.maximum(inp.velocity.linear, 0.0) + MOVING_SPEED
         # Within 60 degrees of our heading: someone crossing behind us is not following.
-        along = velocity @ heading > 0.5 * speed
-        return (speed > MOVING_SPEED) & behind & our_way & along
+        our_way = velocity @ heading > 0.5 * speed
+        return (speed > MOVING_SPEED) & behind & faster & our_way
 
     def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
                                considered, total) -> None:
