@@ -566,14 +566,6 @@ class MPPIPlanner:
             # way in too close to someone; on the last stretch it may come closer, never
             # nearer than the limits let any decision ask. People see it and step round.
             clearances[:] = relaxed
-        walking_up_behind = self._walking_up_behind(inp, here, velocity, speed)
-        # Someone walking up behind us our way chooses the side and the distance they pass
-        # us at (the overtaker keeps clear, as on the road): asked more than the least any
-        # decision may ask of them, the robot ran ahead of every faster follower, and in
-        # crowd, on the walkway's edge with the goal on its left behind the stream, it was
-        # carried past the goal to the walkway's end (at 0.6 of the decision's clearance
-        # too: a stream 1 m to our left passes 0.48 m from our edge).
-        clearances[walking_up_behind] = inp.limits.min_person_clearance
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
@@ -605,7 +597,7 @@ class MPPIPlanner:
                                         cfg.proxemics_stride))
         if not arriving:  # the goal itself may be on someone's way
             self._add_in_their_way_cost(inp, x, y, here, predicted, velocity, speed, radii,
-                                        ~walking_up_behind, total)
+                                        total)
         if decision.behavior in (Behavior.PASS_LEFT, Behavior.PASS_RIGHT):
             direction = target - here
             norm = float(np.linalg.norm(direction))
@@ -649,21 +641,9 @@ class MPPIPlanner:
         return goal is not None and math.hypot(goal.final[0] - inp.robot.x, goal.final[1]
                                                - inp.robot.y) <= self.config.arrival_radius
 
-    def _walking_up_behind(self, inp: PlannerInput, here: np.ndarray, velocity: np.ndarray,
-                           speed: np.ndarray) -> np.ndarray:
-        """(P,) mask of people behind us walking our way faster than we drive."""
-        heading = np.array([math.cos(inp.robot.yaw), math.sin(inp.robot.yaw)])
-        positions = np.array([[p.x, p.y] for p in inp.people]).reshape(-1, 2)
-        behind = (positions - here) @ heading < 0.0
-        faster = velocity @ heading > np.maximum(inp.velocity.linear, 0.0) + MOVING_SPEED
-        # Within 60 degrees of our heading: someone crossing behind us is not following.
-        our_way = velocity @ heading > 0.5 * speed
-        return (speed > MOVING_SPEED) & behind & faster & our_way
-
     def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
-                               considered, total) -> None:
-        """Do not end the horizon on the way of someone closing in on us (of those
-        ``considered``)."""
+                               total) -> None:
+        """Do not end the horizon on the way of someone closing in on us."""
         cfg = self.config
         if cfg.in_their_way_weight <= 0.0:
             return
@@ -672,7 +652,7 @@ class MPPIPlanner:
         # following us at our pace (crowd: kept out of a follower's way, the robot drove
         # past its goal on the walkway's edge).
         closing = ((here - predicted[:, 0]) * (velocity - ours)).sum(axis=1) > 0.0
-        chosen = (speed > MOVING_SPEED) & closing & considered
+        chosen = (speed > MOVING_SPEED) & closing
         if not chosen.any():
             return
         starts = predicted[chosen, -1]
