@@ -569,7 +569,6 @@ def test_only_people_closing_in_count_for_ending_on_their_way():
     assert cost_of(oncoming_person) > 0.0
 
 
-
 WALKWAY_4M = Walkway(left=np.array([[-10.0, 2.0], [40.0, 2.0]]),
                      right=np.array([[-10.0, -2.0], [40.0, -2.0]]))
 
