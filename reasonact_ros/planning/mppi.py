@@ -359,8 +359,8 @@ class MPPIPlanner:
         max_step = np.array([inp.limits.max_linear_accel, inp.limits.max_angular_accel],
                             dtype=np.float32) * self.config.dt
         start = np.array([inp.velocity.linear, inp.velocity.angular], dtype=np.float32)
-        if self._sent and self._nominal_time is not None \
-                and 0.0 <= inp.now - self._nominal_time <= HELD_BACK_MEMORY_S:
+        # (_sent holds commands only after a cycle set _nominal_time.)
+        if self._sent and 0.0 <= inp.now - self._nominal_time <= HELD_BACK_MEMORY_S:
             # Held back downstream (the safety filter halves commands in its slow zone),
             # the robot drives slower than we asked. The speed-up counts from what we
             # asked: counted from the measured speed, each command was that speed plus one
@@ -602,12 +602,7 @@ class MPPIPlanner:
             direction = target - here
             norm = float(np.linalg.norm(direction))
             unit = direction / max(norm, 1e-9)
-            index = self._passing_target(people, decision, here, unit)
-            if index is not None and self._beyond_the_goal(inp, here, people[index]):
-                # We arrive before we reach them: there is no passing. Asked to be on
-                # their left of a walker 4 m beyond the goal, the robot 0.6 m from it
-                # looped away (crowd seed 18 circled the goal for 30 s).
-                index = None
+            index = self._passing_target(inp, decision, here, unit)
             if index is not None and norm > 1e-6:
                 side_sign = 1.0 if decision.behavior == Behavior.PASS_LEFT else -1.0
                 # The relieved clearance too: asking the full one of a post taken for
@@ -725,19 +720,26 @@ class MPPIPlanner:
         room = half_width - (side * lateral + radii[group])
         return float(room.min()) < 2.0 * cfg.robot_radius + clearance
 
-    def _passing_target(self, people: tuple[TrackedObject, ...], decision: Decision,
-                        here: np.ndarray, direction: np.ndarray) -> int | None:
-        """The person to pass: the decision's target, else the nearest one ahead."""
-        for index, person in enumerate(people):
-            if person.id == decision.target_id:
-                return index
-        best, best_distance = None, self.config.passing_range
-        for index, person in enumerate(people):
-            offset = person.position - here
-            distance = float(np.linalg.norm(offset))
-            if offset @ direction > 0.0 and distance < best_distance:
-                best, best_distance = index, distance
-        return best
+    def _passing_target(self, inp: PlannerInput, decision: Decision, here: np.ndarray,
+                        direction: np.ndarray) -> int | None:
+        """The person to pass: the decision's target, else the nearest one ahead; none if
+        that person is beyond the goal.
+
+        We arrive before we reach them: asked to be on the left of a walker 4 m beyond the
+        goal, the robot 0.6 m from it looped away (crowd seed 18 circled the goal 30 s).
+        """
+        people = inp.people
+        chosen = next((i for i, p in enumerate(people) if p.id == decision.target_id), None)
+        if chosen is None:
+            best_distance = self.config.passing_range
+            for index, person in enumerate(people):
+                offset = person.position - here
+                distance = float(np.linalg.norm(offset))
+                if offset @ direction > 0.0 and distance < best_distance:
+                    chosen, best_distance = index, distance
+        if chosen is not None and self._beyond_the_goal(inp, here, people[chosen]):
+            return None
+        return chosen
 
     def _personal_space(self, velocity: np.ndarray, speed: np.ndarray):
         """Heading (P, 2) and front, back, side sigmas (P,) of each person's personal space."""
