@@ -359,8 +359,8 @@ class MPPIPlanner:
         max_step = np.array([inp.limits.max_linear_accel, inp.limits.max_angular_accel],
                             dtype=np.float32) * self.config.dt
         start = np.array([inp.velocity.linear, inp.velocity.angular], dtype=np.float32)
-        # (_sent holds commands only after a cycle set _nominal_time.)
-        if self._sent and 0.0 <= inp.now - self._nominal_time <= HELD_BACK_MEMORY_S:
+        if self._sent and self._nominal_time is not None \
+                and 0.0 <= inp.now - self._nominal_time <= HELD_BACK_MEMORY_S:
             # Held back downstream (the safety filter halves commands in its slow zone),
             # the robot drives slower than we asked. The speed-up counts from what we
             # asked: counted from the measured speed, each command was that speed plus one
