@@ -151,3 +151,36 @@ def test_a_box_beside_the_walkway_is_left_to_the_planner_one_on_it_is_passed():
     assert POLICY.propose(Scene(stamp=0.0, robot=Pose2D(0.0, -0.75), objects=scene.objects,
                                 health=HEALTHY), None, 0.0)["behavior"] in (
         "PASS_LEFT", "PASS_RIGHT")
+
+
+def beside(robot_y, *objects, speed=1.0):
+    scene = Scene(stamp=0.0, robot=Pose2D(0.0, robot_y), robot_velocity=Velocity2D(speed, 0.0),
+                  objects=tuple(objects), walkway=WALKWAY, health=HEALTHY)
+    return POLICY.propose(scene, None, 0.0)
+
+
+def test_an_overtake_goes_on_once_we_have_pulled_out_beside_the_walker():
+    # Pulled out to the walkway's left edge, 1.4 m behind a 0.5 m/s walker on the centre
+    # line: they are out of our lane now, and that used to end the overtake.
+    # (Within ~1.3 m in front, the close-in-front rule still follows them, slower.)
+    for walker_x in (1.4, -0.5):
+        action = beside(1.15, person(1, walker_x, 0.0, vx=0.5))
+        assert action["behavior"] == "PASS_LEFT" and action["target_id"] == 1, walker_x
+        assert action["max_speed"] > 0.5  # never slower than them while beside them
+    # On their right, we carry on on the right rather than cut across behind them.
+    assert beside(-1.15, person(1, 1.0, 0.0, vx=0.5))["behavior"] == "PASS_RIGHT"
+
+
+def test_someone_slow_is_overtaken_briskly_someone_brisk_is_followed():
+    slow, brisk = decide(person(1, 4.0, 0.1, vx=0.5)), decide(person(1, 4.0, 0.1, vx=1.2))
+    assert slow["behavior"] == brisk["behavior"] == "PASS_LEFT"
+    assert slow["max_speed"] > brisk["max_speed"] >= 0.5
+
+
+def test_only_someone_slower_and_beside_us_is_overtaken():
+    jogger = person(1, 0.3, 0.0, vx=2.8)  # beside us and faster: let them go
+    assert beside(1.15, jogger)["behavior"] == "SLOW"
+    far_ahead = person(1, 5.0, -1.2, vx=0.5)  # well ahead, out of our lane: no one to pass
+    assert beside(1.15, far_ahead)["behavior"] == "FOLLOW_WALKWAY"
+    passed = person(1, -1.5, 0.0, vx=0.5)  # behind us: the overtake is over
+    assert beside(1.15, passed)["behavior"] == "FOLLOW_WALKWAY"

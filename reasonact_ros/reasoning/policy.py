@@ -20,7 +20,8 @@ Its rules, first match wins:
 8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
-10. a slower person ahead walking our way          → PASS_LEFT (overtake)
+10. a slower person ahead walking our way          → PASS_LEFT (overtake), and on while
+                                                      we are beside them
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
 
@@ -67,11 +68,14 @@ CROWD_COUNT = 4  # this many people within CROWD_RADIUS_M in front is a crowd
 CROWD_RADIUS_M = 6.0
 PASS_LOOKAHEAD_M = 6.0
 NEARBY_M = 1.8  # people this close beside us: slow down
+OVERTAKE_BESIDE_M = 2.0  # someone walking our way this far to our side (and at most this
+# far ahead) is still being overtaken
 FOLLOW_SPEED_FRACTION = 0.7  # behind someone close ahead walking our way: this x their speed
 BLOCKER_GROUP_M = 2.0  # standing things this close along our way block the walkway together
 
 CRUISE_SPEED_MPS = 1.5  # a brisk walking pace (the robot's limit) when nothing asks for less
 PASS_SPEED_MPS = 0.8
+OVERTAKE_SPEED_MPS = 1.0  # past someone walking our way slower than PASS_SPEED_MPS
 CAUTION_SPEED_MPS = PASS_SPEED_MPS  # for a return not yet confirmed as a track
 CAUTION_LOOKAHEAD_M = 6.0
 SLOW_SPEED_MPS = 0.4
@@ -107,6 +111,13 @@ def _is_blocking(fact: ObjectFact) -> bool:
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
     return fact.forward_m > 0.0 and abs(fact.lateral_m) <= half_width + fact.radius_m
+
+
+def _walks_our_way(fact: ObjectFact) -> bool:
+    """Walking in our direction: ahead of us, or beside and just behind as we pass them
+    (behind us, walking our way is classified "approaching": they close in from behind)."""
+    return (fact.relative_motion == "same_direction"
+            or (fact.relative_motion == "approaching" and fact.forward_m <= 0.0))
 
 
 def _in_our_way(scene: Scene, fact: ObjectFact) -> bool:
@@ -245,10 +256,26 @@ class RulesPolicy:
                         "where there is more room.")
 
         for fact in people:
-            if (fact.relative_motion == "same_direction" and _in_lane(fact)
-                    and fact.forward_m <= PASS_LOOKAHEAD_M):
-                side = Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
-                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+            if _walks_our_way(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
+                if _in_lane(fact):
+                    side = Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+                elif (abs(fact.lateral_m) <= OVERTAKE_BESIDE_M
+                      and fact.forward_m <= OVERTAKE_BESIDE_M
+                      and fact.speed_mps < PASS_SPEED_MPS):
+                    # Pulled out beside someone slower than our passing speed: they are
+                    # out of our lane, and following the walkway would drop back in behind
+                    # them (overtaking: the robot sat 1.4 m behind a 0.5 m/s walker for
+                    # 40 s, flipping between FOLLOW, PASS and SLOW). Carry on past on the
+                    # side we are on. Only someone slower than PASS_SPEED_MPS, and never
+                    # faster than OVERTAKE_SPEED_MPS: "our way" is the way we face, and a
+                    # robot turned round to let people by, told to overtake at their speed
+                    # plus a margin, chased people walking away from its goal (replay 13).
+                    side = Behavior.PASS_LEFT if fact.lateral_m < 0.0 else Behavior.PASS_RIGHT
+                else:
+                    continue
+                # Someone at our passing speed or faster is followed at it, as before.
+                speed = OVERTAKE_SPEED_MPS if fact.speed_mps < PASS_SPEED_MPS else PASS_SPEED_MPS
+                return (side, speed, PASS_CLEARANCE_M, fact.id,
                         f"They walk slower than us: overtake on the {side.name[5:].lower()}.")
 
         for fact in people:
