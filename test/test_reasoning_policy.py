@@ -25,8 +25,8 @@ def person(object_id, x, y, vx=0.0, vy=0.0):
     return TrackedObject(object_id, ObjectClass.PEDESTRIAN, x, y, vx, vy)
 
 
-def decide(*objects, intent=None, walkway=WALKWAY, speed=0.8, health=HEALTHY):
-    scene = Scene(stamp=0.0, robot=Pose2D(), robot_velocity=Velocity2D(speed, 0.0),
+def decide(*objects, intent=None, walkway=WALKWAY, speed=0.8, health=HEALTHY, robot_y=0.0):
+    scene = Scene(stamp=0.0, robot=Pose2D(0.0, robot_y), robot_velocity=Velocity2D(speed, 0.0),
                   objects=tuple(objects), walkway=walkway, health=health)
     return POLICY.propose(scene, intent, 0.0)
 
@@ -153,10 +153,8 @@ def test_a_box_beside_the_walkway_is_left_to_the_planner_one_on_it_is_passed():
         "PASS_LEFT", "PASS_RIGHT")
 
 
-def beside(robot_y, *objects, speed=1.0):
-    scene = Scene(stamp=0.0, robot=Pose2D(0.0, robot_y), robot_velocity=Velocity2D(speed, 0.0),
-                  objects=tuple(objects), walkway=WALKWAY, health=HEALTHY)
-    return POLICY.propose(scene, None, 0.0)
+def beside(robot_y, *objects):
+    return decide(*objects, speed=1.0, robot_y=robot_y)
 
 
 def test_an_overtake_goes_on_once_we_have_pulled_out_beside_the_walker():
