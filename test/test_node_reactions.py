@@ -2,7 +2,9 @@
 its next timer tick. Callbacks are called directly, so nothing here depends on timing."""
 
 import math
+import time
 
+import numpy as np
 import pytest
 
 from reasonact_ros.nodes import conversions
@@ -84,6 +86,52 @@ def test_planner_slows_at_once_when_a_decision_lowers_the_limit(nodes):
     node._on_decision(_decision(node, Behavior.STOP, 0.0))
     assert sent[-1] == Velocity2D(0.0, 0.0)
     assert all(math.isfinite(v.linear) for v in sent)
+
+
+def test_planner_takes_decisions_while_its_control_thread_is_busy(nodes):
+    """Nothing spins the planner's own executor here, as if one cycle ran forever: a
+    decision published on the topic still slows the last command down."""
+    import rclpy
+
+    from reasonact_ros.msg import BehaviorDecision
+    from reasonact_ros.nodes import qos
+    from reasonact_ros.nodes.planner_node import PlannerNode
+
+    node = nodes.make(PlannerNode, planner="dwa")
+    sent = []
+    node._cmd._send = lambda velocity, _stamp: sent.append(velocity)
+    node._cmd.publish(Velocity2D(1.2, 0.4))
+    reasoning = rclpy.create_node("reasoning_stand_in", context=nodes.context)
+    nodes.nodes.append(reasoning)
+    publisher = reasoning.create_publisher(BehaviorDecision, "decision", qos.COMMAND)
+    deadline = time.monotonic() + 30.0  # discovery on a loaded machine; usually ~0.1 s
+    while len(sent) < 2 and time.monotonic() < deadline:
+        publisher.publish(_decision(node, Behavior.SLOW, 0.6))
+        time.sleep(0.05)
+    assert len(sent) >= 2, "the decision never reached the planner"
+    assert sent[1].linear == pytest.approx(0.6)
+    assert sent[1].angular == pytest.approx(0.2)
+
+
+def test_a_decision_that_arrives_during_a_cycle_caps_that_cycles_command(nodes):
+    from reasonact_ros.nodes.planner_node import PlannerNode
+    from reasonact_ros.planning.interface import PlanResult
+
+    node = nodes.make(PlannerNode, planner="dwa")
+    node._on_odom(_odom_at(_now(node)))
+    node._on_scene(conversions.scene_to_msg(Scene(stamp=_now(node), robot=Pose2D())))
+    node._on_decision(_decision(node, Behavior.PROCEED, 1.5))
+
+    def plan_while_a_decision_arrives(_inp):
+        time.sleep(0.01)  # the decision is stamped after the cycle began
+        node._decision = conversions.decision_from_msg(_decision(node, Behavior.SLOW, 0.6))
+        return PlanResult(Velocity2D(1.4, 0.0), trajectory=np.zeros((1, 3)))
+
+    node._planner.plan = plan_while_a_decision_arrives
+    sent = []
+    node._cmd._send = lambda velocity, _stamp: sent.append(velocity)
+    node._cycle()
+    assert sent == [Velocity2D(0.6, 0.0)]
 
 
 def test_planner_without_decisions_ignores_them_between_cycles(nodes):

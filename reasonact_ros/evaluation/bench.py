@@ -14,8 +14,10 @@ and 360-beam ``scan`` messages at 10 Hz, like a lidar.
   publishing that first scan to the first of three consecutive ``cmd_vel``
   commands slower than 80 % of the cruise speed (median of the second before).
   The same on ``cmd_vel_nav`` gives the planner's share (the safety node can also
-  react on its own to the raw scan). Between trials the person goes, the robot
-  is put back on the centre line and the trial waits for the clear-way decision.
+  react on its own to the raw scan); the arrival of the first ``scene`` showing the
+  person and of the first slower ``decision`` split the time by stage. Between
+  trials the person goes, the robot is put back on the centre line and the trial
+  waits for the clear-way decision.
 - LLM stall: the reasoning node uses backend ``llm`` against a local HTTP server
   that answers every request after 5 s; while the first request hangs, the
   planner's ``cmd_vel_nav`` messages are timed. A cycle is on time when it follows
@@ -44,6 +46,7 @@ PERSON_RADIUS_M = 0.25
 PERSON_AHEAD_M = 4.0
 WALLS_Y = (-3.0, 3.0)  # [m] in odom: a 6 m wide corridor along the robot's way
 REDUCED_FRACTION = 0.8  # a command below this fraction of the cruise speed is a reaction
+PERSON_MATCH_M = 0.75  # a scene object this close to the injected person is the person
 MIN_CRUISE_MPS = 0.3
 LLM_STALL_S = 5.0
 ON_TIME_FACTOR = 1.5
@@ -233,7 +236,7 @@ class RobotStandIn:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import LaserScan
 
-        from reasonact_ros.msg import BehaviorDecision
+        from reasonact_ros.msg import BehaviorDecision, SceneObservation
         from reasonact_ros.nodes import qos
 
         self._rclpy = rclpy
@@ -249,6 +252,10 @@ class RobotStandIn:
         self.injected_at: float | None = None
         self.cmd_log: list[tuple[float, float]] = []  # (monotonic s, linear m/s)
         self.nav_log: list[tuple[float, float]] = []
+        # Where the time goes, stage by stage: (monotonic s, the person seen?, confirmed?)
+        # per scene, and (monotonic s, behaviour, max speed) per decision.
+        self.scene_log: list[tuple[float, bool, bool]] = []
+        self.decision_log: list[tuple[float, str, float]] = []
         self._last_step = time.monotonic()
         self._scan_pub = self.node.create_publisher(LaserScan, "scan", qos.SENSOR)
         self._odom_pub = self.node.create_publisher(Odometry, "odom", qos.SENSOR)
@@ -256,6 +263,7 @@ class RobotStandIn:
         self.node.create_subscription(Twist, "cmd_vel_nav", self._on_nav, qos.COMMAND)
         self.node.create_subscription(BehaviorDecision, "decision", self._on_decision,
                                       qos.COMMAND)
+        self.node.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND)
         self.last_decision = self.last_behavior = "none"
         self.behavior_since = time.monotonic()
         self.node.create_timer(0.05, self._publish_odom)
@@ -281,10 +289,23 @@ class RobotStandIn:
             name = Behavior(msg.behavior).name
         except ValueError:
             name = str(msg.behavior)
+        now = time.monotonic()
         if name != self.last_behavior:
-            self.behavior_since = time.monotonic()
+            self.behavior_since = now
         self.last_behavior = name
         self.last_decision = f"{name} {msg.max_speed:.2f} m/s"
+        with self.lock:
+            self.decision_log.append((now, name, msg.max_speed))
+
+    def _on_scene(self, msg) -> None:
+        now = time.monotonic()
+        with self.lock:
+            people = list(self.people)
+        near = [o for o in msg.objects if any(
+            math.hypot(o.position.x - px, o.position.y - py) <= PERSON_MATCH_M
+            for px, py, _ in people)]
+        with self.lock:
+            self.scene_log.append((now, bool(near), any(o.confirmed for o in near)))
 
     def _on_nav(self, msg) -> None:
         with self.lock:
@@ -387,6 +408,18 @@ class RobotStandIn:
             time.sleep(0.01)
         return None
 
+    def stages(self, since: float, below: float) -> dict:
+        """Arrival [monotonic s] of the first scene after ``since`` that shows the person
+        (and whether it was already a confirmed track) and of the first decision slower
+        than ``below``; None where there was none."""
+        with self.lock:
+            scene = next(((t, confirmed) for t, seen, confirmed in self.scene_log
+                          if t >= since and seen), (None, None))
+            decision = next(((t, name) for t, name, speed in self.decision_log
+                             if t >= since and speed < below), (None, None))
+        return {"scene": scene[0], "scene_confirmed": scene[1],
+                "decision": decision[0], "decision_behavior": decision[1]}
+
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
         self._spinner.join(timeout=2.0)
@@ -404,7 +437,7 @@ def measure_reaction_latency(domain_id: int, trials: int, log_dir: Path,
     """Wall time [ms] from a person appearing in the scan to the first slower cmd_vel."""
     overrides = {"planner_node": [_route_override()], "reasoning_node": ["backend:=rules"]}
     robot = RobotStandIn(domain_id)
-    latencies, planner_latencies, failures = [], [], []
+    latencies, planner_latencies, failures, stages = [], [], [], []
     try:
         with NodeProcesses(domain_id, overrides, log_dir / "reaction") as nodes:
             if robot.wait_cruising(60.0) is None:
@@ -437,26 +470,46 @@ def measure_reaction_latency(domain_id: int, trials: int, log_dir: Path,
                                               5.0)
                 planned = robot.first_reduced(robot.nav_log, start,
                                               REDUCED_FRACTION * cruise, 1.0)
+                times = robot.stages(start, REDUCED_FRACTION * cruise)
+                if planned is not None:
+                    planner_latencies.append(1e3 * (planned - start))
                 if reacted is None:
                     failures.append(f"trial {trial}: no reduced cmd_vel within 5 s")
                 else:
                     latencies.append(1e3 * (reacted - start))
+                    stage = {"total": latencies[-1],
+                             "planner": None if planned is None else planner_latencies[-1],
+                             "first_seen_confirmed": times["scene_confirmed"],
+                             "decision_behavior": times["decision_behavior"]}
+                    for name in ("scene", "decision"):
+                        stage[name] = (None if times[name] is None
+                                       else 1e3 * (times[name] - start))
+                    stages.append(stage)
                     log(f"bench: reaction trial {trial + 1}/{trials}: "
-                        f"{latencies[-1]:.0f} ms (cruise {cruise:.2f} m/s under "
+                        f"{latencies[-1]:.0f} ms (scene {_ms(stage['scene'])}, decision "
+                        f"{_ms(stage['decision'])} {stage['decision_behavior']}, planner "
+                        f"{_ms(stage['planner'])}; cruise {cruise:.2f} m/s under "
                         f"{cruise_decision}, then {robot.last_decision})")
-                if planned is not None:
-                    planner_latencies.append(1e3 * (planned - start))
                 robot.clear()
     finally:
         robot.close()
     out = {"reaction_latency_trials": len(latencies), "reaction_latency_failures": failures,
+           "reaction_latency_stages_ms": stages,
            "planner_on_time_fraction_baseline": on_time_fraction(baseline, control_period_s)}
     if latencies:
         out["reaction_latency_ms_p50"] = float(np.percentile(latencies, 50))
         out["reaction_latency_ms_p95"] = float(np.percentile(latencies, 95))
     if planner_latencies:
         out["planner_reaction_latency_ms_p50"] = float(np.percentile(planner_latencies, 50))
+    for name in ("scene", "decision"):
+        values = [stage[name] for stage in stages if stage[name] is not None]
+        if values:
+            out[f"{name}_reaction_latency_ms_p50"] = float(np.percentile(values, 50))
     return out
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
 
 
 class HangingLLMServer:

@@ -23,13 +23,18 @@ A decision that lowers the speed limit acts at once: the last command is sent
 again, scaled down to the new limit on the same arc, without waiting for the
 next cycle (``react_to_decisions``). Each cycle's command is capped by the
 newest decision at publishing time, so a cycle that started before the
-decision arrived cannot speed the robot up again.
+decision arrived cannot speed the robot up again. Outside lockstep, decisions
+are received on a node and thread of their own (``<name>_decisions``): the
+node's executor is single-threaded and rclpy serves a ready timer before ready
+subscriptions, so on the control thread a decision that arrived during a cycle
+waited for the next cycle as well.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 
 import numpy as np
@@ -37,6 +42,7 @@ from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
@@ -161,8 +167,13 @@ class PlannerNode(Node):
                                  callback_group=inputs)
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
                                  callback_group=inputs)
-        self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND,
-                                 callback_group=inputs)
+        self._decisions = None
+        if self._lockstep or not (self._react_to_decisions and self._use_decisions):
+            # In lockstep a decision completes a cycle's inputs: it is one of them.
+            self.create_subscription(BehaviorDecision, "decision", self._on_decision,
+                                     qos.COMMAND, callback_group=inputs)
+        else:
+            self._decisions = DecisionListener(self, self._on_decision)
         self.create_subscription(LaserScan, "scan", self._on_scan, qos.SENSOR,
                                  callback_group=inputs)
         self.create_subscription(PoseStamped, "goal_pose", self._on_goal, qos.COMMAND,
@@ -364,9 +375,12 @@ class PlannerNode(Node):
                 f"MPPI missed its deadline repeatedly (last cycle {result.compute_ms:.0f} ms): "
                 "DWA plans for a while", throttle_duration_sec=5.0)
         command = self._within_limits(result.command)
-        cap = self._speed_cap(now) if self._use_decisions else None
+        # A decision that arrived while this cycle planned caps its command; it is stamped
+        # after the cycle's start, so it is judged at the time of publishing (in
+        # lockstep decisions arrive between cycles only, and the step's time stands).
+        cap = (self._speed_cap(now if self._lockstep else max(now, self._now()))
+               if self._use_decisions else None)
         if cap is not None:
-            # A decision that arrived while this cycle planned caps its command.
             command = command.at_most(cap)
         self._cmd.publish(command, now)
         self._publish_status(result.status)
@@ -413,7 +427,54 @@ class PlannerNode(Node):
         self._prediction_publisher.publish(markers)
 
     def on_shutdown(self) -> None:
+        self._close_decisions()  # first: nothing may slow_to after the final zero
         self._cmd.stop()
+
+    def destroy_node(self) -> None:
+        self._close_decisions()
+        super().destroy_node()
+
+    def _close_decisions(self) -> None:
+        if self._decisions is not None:
+            self._decisions.close()
+            self._decisions = None
+
+
+class DecisionListener:
+    """The ``decision`` subscription of ``node`` on a node and executor thread of its own.
+
+    Measured with ``reasonact bench`` (reaction latency, a second eval beside it): on
+    the planner's single executor thread a SLOW decision reached ``cmd_vel_nav`` up to
+    210 ms after it was published, one or two MPPI cycles late, because rclpy serves a
+    ready timer before ready subscriptions. Here the callback runs as soon as the
+    planning thread lets go of the GIL, which torch does in every operation. The
+    callback only stores the decision and slows the last command down (both safe from
+    this thread: one reference assignment, and VelocityPublisher's lock).
+    """
+
+    def __init__(self, node: Node, callback):
+        self.node = Node(f"{node.get_name()}_decisions", namespace=node.get_namespace(),
+                         context=node.context, start_parameter_services=False)
+        # The topic as the planner would name it, so that remapping the planner's
+        # ``decision`` remaps this subscription too.
+        self.node.create_subscription(BehaviorDecision, node.resolve_topic_name("decision"),
+                                      callback, qos.COMMAND)
+        self._executor = SingleThreadedExecutor(context=node.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name="decisions", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown of the context ends the spin
+            if self.node.context.ok():
+                raise
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=2.0)
+        self.node.destroy_node()
 
 
 def main(args=None) -> int:
