@@ -92,3 +92,7 @@ def test_the_stack_slows_down_for_a_person_who_appears(tmp_path):
                                              log=lambda text: None, baseline_s=1.0)
     assert out["reaction_latency_trials"] == 1, out["reaction_latency_failures"]
     assert 0.0 < out["reaction_latency_ms_p50"] < 5000.0
+    # The stages were seen: a scene showing the person, a slower decision made of it.
+    stage = out["reaction_latency_stages_ms"][0]
+    assert stage["scene"] is not None and stage["decision"] is not None, stage
+    assert stage["decision_behavior"] in ("SLOW", "PASS_LEFT", "PASS_RIGHT", "STOP"), stage
