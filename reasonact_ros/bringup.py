@@ -121,6 +121,12 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
 
     sim_time = Parameter("use_sim_time", value=True)
     stamped = options.stamped_lockstep
+    # Matched by stamp, every input of a step comes (the simulator drops nothing): a long
+    # wait only ever means a starved machine, and waiting keeps the episode the one its
+    # seed gives. The planner's 0.5 s default left lockstep under a load average of ~5 on
+    # 2 cores (a closed-loop test failed beside a running suite). Without stamps the
+    # robustness harness kills nodes on purpose: there the simulator moves on after 1 s.
+    planner_wait_s, sim_wait_s = (2.0, 3.0) if stamped else (0.5, 1.0)
     by_stamp = [Parameter("lockstep", value=stamped),
                 Parameter("use_stamped_cmd_vel", value=stamped)]
     from_scenario = {node: [Parameter(name, value=value) for name, value in params.items()]
@@ -134,7 +140,7 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
         # Without stamps: wait for the planner itself, so that a slow planner slows the
         # world instead of the safety watchdog stopping the robot.
         Parameter("lockstep_topic", value="cmd_vel_nav"),
-        Parameter("lockstep_timeout", value=1.0),
+        Parameter("lockstep_timeout", value=sim_wait_s),
         Parameter("real_time_factor", value=1.0 if options.realtime else 0.0),
         Parameter("camera_enabled", value=bool(options.camera)),
     ])
@@ -154,7 +160,8 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
                          Parameter("use_decisions", value=options.reasoner != "none"),
                          # The world waits for the planner: judge MPPI by its own CPU time,
                          # so a busy machine does not hand episodes over to DWA.
-                         Parameter("deadline_clock", value="cpu"), *by_stamp]
+                         Parameter("deadline_clock", value="cpu"),
+                         Parameter("lockstep_timeout", value=planner_wait_s), *by_stamp]
     if options.mppi_samples:
         planner_overrides.append(Parameter("mppi_samples", value=int(options.mppi_samples)))
     nodes["planner"] = PlannerNode(context=context, parameter_overrides=planner_overrides)
@@ -228,7 +235,9 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         sim.stop()
         if trajectory is not None and options.stamped_lockstep:
             assign_decisions(trajectory, monitor.decision_log, sim.step_dt)
-        summary = _summary(options, scenario, sim.world, monitor, wall_time)
+        summary = _summary(options, scenario, sim.world, monitor, wall_time,
+                           sim.steps_without_answer
+                           + nodes["planner"].cycles_without_inputs)
         if "reasoning" in nodes:
             summary["reasoning_stats"] = nodes["reasoning"].stats
         if record is not None:
@@ -285,7 +294,7 @@ def _wait_for_graph(nodes: list[Node], timeout_s: float) -> bool:
 
 
 def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: EpisodeMonitor,
-             wall_time: float) -> dict:
+             wall_time: float, lockstep_misses: int = 0) -> dict:
     person_hits = [e for e in world.events if e.kind == "collision_person"]
     obstacle_hits = [e for e in world.events if e.kind == "collision_obstacle"]
     reached = [e.time for e in world.events if e.kind == "goal_reached"]
@@ -310,5 +319,8 @@ def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: Episod
         "sim_time_s": round(world.time, 3),
         "wall_time_s": round(wall_time, 3),
         "real_time_factor": round(world.time / wall_time, 2) if wall_time > 0 else None,
+        # Non-zero: the episode left lockstep (a starved machine), and another run of the
+        # same seed may differ; evaluation reports flag such episodes.
+        "lockstep_misses": lockstep_misses,
         "events": [dataclasses.asdict(event) for event in world.events],
     }

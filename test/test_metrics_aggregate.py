@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reasonact_ros.evaluation.metrics import aggregate, compare, wilson_interval
-from reasonact_ros.evaluation.report import comparison_table, metrics_table
+from reasonact_ros.evaluation.report import comparison_table, metrics_table, report_text
 
 
 def episode(scenario: str, success: bool, **fields) -> dict:
@@ -31,7 +31,7 @@ EPISODES = [
             min_person_distance_m=0.5, intimate_time_fraction=0.2,
             personal_time_fraction=0.3, freezes=2),
     episode("crowd", False, timeout=True, min_person_distance_m=1.5,
-            intimate_time_fraction=0.1, personal_time_fraction=0.1),
+            intimate_time_fraction=0.1, personal_time_fraction=0.1, lockstep_misses=3),
 ]
 
 
@@ -52,6 +52,7 @@ def test_aggregate_rates_and_means():
     assert m["path_length_ratio"] == pytest.approx(1.2)
     assert m["freezes"] == 2 and m["freeze_rate"] == pytest.approx(0.25)
     assert m["decision_steps"] == {"PROCEED": 5, "SLOW": 10, "STOP": 4}
+    assert m["episodes_out_of_lockstep"] == 1
     lo, hi = m["success_rate_ci95"]
     assert lo < 0.5 < hi
 
@@ -105,3 +106,11 @@ def test_metrics_table_has_a_row_per_scenario():
     assert lines[2].startswith("| **all** | 4 | 0.5 |")
     assert any(line.startswith("| crowd | 2 |") for line in lines)
     assert any(line.startswith("| head_on | 2 |") for line in lines)
+
+
+def test_report_names_the_episodes_that_left_lockstep():
+    records = [dict(e, seed=i) for i, e in enumerate(EPISODES)]
+    text = report_text(records, aggregate(records))
+    assert "**1 episodes left lockstep**" in text and "crowd 3" in text
+    clean = [dict(r, lockstep_misses=0) for r in records]
+    assert "lockstep" not in report_text(clean, aggregate(clean))

@@ -92,8 +92,8 @@ def test_planner_takes_decisions_while_its_control_thread_is_busy(nodes):
     """Nothing spins the planner's own executor here, as if one cycle ran forever: a
     decision published on the topic still slows the last command down."""
     import rclpy
-
     from reasonact_ros.msg import BehaviorDecision
+
     from reasonact_ros.nodes import qos
     from reasonact_ros.nodes.planner_node import PlannerNode
 
@@ -217,6 +217,7 @@ def test_lockstep_planner_plans_each_step_once_its_inputs_are_in(nodes):
     assert sent == pytest.approx([0.1, 0.15])
     node._on_decision(_decision_at(0.2))
     assert sent == pytest.approx([0.1, 0.15, 0.2])
+    assert node.cycles_without_inputs == 0
 
 
 def test_lockstep_planner_answers_a_step_whose_inputs_never_came(nodes):
@@ -233,6 +234,7 @@ def test_lockstep_planner_answers_a_step_whose_inputs_never_came(nodes):
     node._run_overdue_cycle()
     # Planned without a scene: stale, so the robot is told to stop.
     assert [(pytest.approx(0.1), Velocity2D(0.0, 0.0))] == sent
+    assert node.cycles_without_inputs == 1
     # And when the simulator moved on without waiting, the old step is answered first.
     node._on_odom(_odom_at(0.15))
     node._on_odom(_odom_at(0.2))
@@ -326,6 +328,7 @@ def test_lockstep_simulator_runs_the_answer_to_its_last_state(nodes):
     sim._on_command(_twist_at(0.0, 0.1))
     sim._wait_for_answer()
     assert [c.linear for c in commanded] == [0.8, 0.6]
+    assert sim.steps_without_answer == 0
     # No answer in time: the newest command that came while waiting, as a fallback.
     sim.world.step(sim.step_dt)
     sim._expect_answer()
@@ -336,6 +339,7 @@ def test_lockstep_simulator_runs_the_answer_to_its_last_state(nodes):
     sim._expect_answer()
     sim._wait_for_answer()
     assert len(commanded) == 3
+    assert sim.steps_without_answer == 2  # both steps went on without their answer
     sim._on_command(_twist_at(0.1, math.nan))  # rejected, logged; the node goes on
     assert len(commanded) == 3
 

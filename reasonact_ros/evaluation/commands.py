@@ -118,6 +118,10 @@ def run_eval(args) -> int:
     print(f"{metrics['episodes']} episodes in {result.wall_time_s:.0f} s; outputs in {out}: "
           "episodes.jsonl, metrics.json, report.md, plots/"
           + (", failures/" if (out / "failures").is_dir() else ""))
+    if metrics.get("episodes_out_of_lockstep"):
+        print(f"{metrics['episodes_out_of_lockstep']} episodes left lockstep on a busy "
+              "machine: their results depend on the load (report.md names them)",
+              file=sys.stderr)
     if metrics.get("errors"):
         print(f"{metrics['errors']} episodes ended with an error; see episodes.jsonl",
               file=sys.stderr)

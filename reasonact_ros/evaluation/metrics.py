@@ -445,6 +445,8 @@ def aggregate(episodes: Sequence[Mapping], by_scenario: bool = True) -> dict:
         "llm_latency_ms_p50": _mean(latencies_p50),
         "llm_latency_ms_p95": _mean(latencies_p95),
         "decision_steps": dict(sorted(decisions.items())),
+        # Episodes that left lockstep on a starved machine: not reproducible by seed.
+        "episodes_out_of_lockstep": sum(1 for e in episodes if e.get("lockstep_misses")),
     }
     if by_scenario:
         names = sorted({str(e.get("scenario", "")) for e in episodes})

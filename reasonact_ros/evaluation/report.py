@@ -54,6 +54,15 @@ def metrics_table(metrics: dict) -> str:
     return markdown_table(["scenario", *(title for _, title in TABLE_METRICS)], rows)
 
 
+def _lockstep_warning(records: Sequence[dict]) -> list[str]:
+    left = [f"{r.get('scenario')} {r.get('seed')}" for r in records if r.get("lockstep_misses")]
+    if not left:
+        return []
+    return [f"- **{len(left)} episodes left lockstep** (the machine was too busy for the "
+            f"stack to answer a step within its timeout): {', '.join(left)}. Their results "
+            "depend on the load, not only on the seed; run them again on a quieter machine."]
+
+
 def report_text(records: Sequence[dict], metrics: dict) -> str:
     suite = metrics.get("suite", {})
     interval = metrics.get("success_rate_ci95")
@@ -71,6 +80,7 @@ def report_text(records: Sequence[dict], metrics: dict) -> str:
         f"{metrics.get('errors', 0)} episodes errored",
         f"- success rate {fmt(metrics.get('success_rate'))}"
         + (f" (95 % Wilson interval {fmt(interval[0])}-{fmt(interval[1])})" if interval else ""),
+        *_lockstep_warning(records),
         "- distances are surface to surface (centre distance - robot radius - person "
         "radius); zone fractions are of episode time; time to goal and path ratio over "
         "successful episodes only. Definitions: docs/METRICS.md.",

@@ -237,6 +237,7 @@ def run_job(job: EpisodeJob) -> dict:
               "outcome": summary.get("outcome"),
               "wall_time_s": round(time.monotonic() - started, 3),
               "real_time_factor": summary.get("real_time_factor"),
+              "lockstep_misses": summary.get("lockstep_misses", 0),
               "decision_messages": summary.get("decisions", {})}
     if trajectory:
         record.update(episode_metrics(trajectory, events_from_summary(summary), goal,

@@ -156,6 +156,7 @@ class PlannerNode(Node):
         self._odom_history: StampedHistory[Odometry] = StampedHistory()
         self._scan_schedule = SensorSchedule()
         self._pending: tuple[float, float] | None = None  # lockstep: (stamp, wall start)
+        self.cycles_without_inputs = 0  # lockstep cycles run before their inputs were in
         self._scene = None
         self._scene_received = -math.inf
         self._decision: Decision | None = None
@@ -209,6 +210,7 @@ class PlannerNode(Node):
             self._pending = None
         if self._lockstep and self._pending is not None:
             # The simulator moved on without our answer: answer late, from what is here.
+            self.cycles_without_inputs += 1
             self._cycle(self._pending[0])
         self._odom = msg
         self._odom_history.add(stamp, msg)
@@ -275,6 +277,7 @@ class PlannerNode(Node):
         if self._pending is None or time.monotonic() - self._pending[1] < self._lockstep_timeout:
             return
         stamp, self._pending = self._pending[0], None
+        self.cycles_without_inputs += 1
         self.get_logger().warning(
             f"lockstep cycle at t={stamp:.2f} s planned without "
             f"{', '.join(self._missing_inputs(stamp)) or 'nothing'} after waiting "

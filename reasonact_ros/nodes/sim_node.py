@@ -65,6 +65,7 @@ class SimNode(Node):
         self._lockstep_timeout = declare(self, "lockstep_timeout", 0.5,
                                          "Longest wait for a command in lockstep [wall s]",
                                          low=0.001, high=10.0)
+        self.steps_without_answer = 0  # lockstep steps taken after lockstep_timeout
         lockstep_topic = declare(
             self, "lockstep_topic", "cmd_vel",
             "The command lockstep waits for; cmd_vel_nav waits for the planner itself, so a "
@@ -158,7 +159,10 @@ class SimNode(Node):
             self._command_arrived.clear()
 
     def _wait_for_answer(self) -> None:
-        self._command_arrived.wait(self._lockstep_timeout)
+        if not self._command_arrived.wait(self._lockstep_timeout):
+            # The world moves on without the stack's answer: from here the episode
+            # depends on the machine's load, not only on its seed.
+            self.steps_without_answer += 1
         if not self._answers_by_stamp:
             return
         with self._command_lock:
