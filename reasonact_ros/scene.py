@@ -225,6 +225,9 @@ class Decision:
     min_clearance: float  # [m] to people
     valid_until: float  # [s]
     source: DecisionSource = DecisionSource.RULES
+    # [m] no planner relief passes people closer (the validator sets the limits' minimum
+    # or an instruction's "keep N m"); 0: the planner's own limits decide
+    clearance_floor: float = 0.0
     target_id: int = NO_TARGET
     rationale: str = ""
     stamp: float = 0.0

@@ -58,14 +58,16 @@ def test_scene_survives_serialization_round_trip():
 
 
 def test_decision_survives_serialization_round_trip():
-    decision = Decision(behavior=Behavior.PASS_RIGHT, max_speed=0.7, min_clearance=1.2,
+    decision = Decision(behavior=Behavior.PASS_RIGHT, max_speed=0.7, min_clearance=2.0,
                         valid_until=13.5, source=DecisionSource.LLM, target_id=7,
-                        rationale="pedestrian ahead, walking towards us", stamp=12.5)
+                        rationale="pedestrian ahead, walking towards us", stamp=12.5,
+                        clearance_floor=2.0)
     data = serialize_message(conversions.decision_to_msg(decision))
     back = conversions.decision_from_msg(deserialize_message(data, BehaviorDecision))
     assert back.behavior == Behavior.PASS_RIGHT and back.source == DecisionSource.LLM
     assert back.max_speed == pytest.approx(0.7) and back.valid_until == pytest.approx(13.5)
     assert back.target_id == 7 and back.rationale.startswith("pedestrian ahead")
+    assert back.clearance_floor == pytest.approx(2.0)
 
 
 def test_decision_with_unknown_behaviour_is_refused():
@@ -78,6 +80,9 @@ def test_decision_with_unknown_behaviour_is_refused():
 def test_decision_with_non_finite_speed_is_refused():
     msg = conversions.decision_to_msg(Decision(Behavior.PROCEED, 1.0, 1.0, 1.0))
     msg.max_speed = math.nan
+    with pytest.raises(ValueError, match="not finite"):
+        conversions.decision_from_msg(msg)
+    msg.max_speed, msg.clearance_floor = 1.0, math.inf
     with pytest.raises(ValueError, match="not finite"):
         conversions.decision_from_msg(msg)
 

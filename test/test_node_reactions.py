@@ -134,6 +134,21 @@ def test_a_decision_that_arrives_during_a_cycle_caps_that_cycles_command(nodes):
     assert sent == [Velocity2D(0.6, 0.0)]
 
 
+def test_an_instructed_distance_outlives_the_reasoning_nodes_silence(nodes):
+    from reasonact_ros.nodes.planner_node import PlannerNode
+
+    node = nodes.make(PlannerNode, planner="dwa")
+    node._on_scene(conversions.scene_to_msg(Scene(stamp=_now(node), robot=Pose2D())))
+    now = _now(node)
+    node._on_decision(conversions.decision_to_msg(Decision(
+        Behavior.PROCEED, 1.0, 2.0, valid_until=now + 0.01, source=DecisionSource.RULES,
+        stamp=now, clearance_floor=2.0)))  # "keep 2 m away"
+    later = now + 0.2  # the decision has expired: the conservative default stands in
+    fallback = node._current_decision(later)
+    assert fallback.source == DecisionSource.FALLBACK
+    assert fallback.min_clearance == 2.0 and fallback.clearance_floor == 2.0
+
+
 def test_planner_without_decisions_ignores_them_between_cycles(nodes):
     from reasonact_ros.nodes.planner_node import PlannerNode
 

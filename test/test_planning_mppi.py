@@ -1,5 +1,6 @@
 """MPPI in closed loop with a perfect unicycle: goals, obstacles, people, decisions."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -600,3 +601,20 @@ def test_someone_beyond_the_goal_is_not_passed():
               start=Pose2D(0.37, -0.53, 2.88))
     assert log["status"][-1] == "goal_reached"
     assert max(math.hypot(p.x, p.y) for p in log["poses"]) < 0.7
+
+
+def test_no_relief_passes_closer_than_the_decisions_floor():
+    # Someone stands 1.5 m beside the goal. On the last 2 m the planner may pass people
+    # closer than asked (crowd: the goal lies where people walk), and a stalled robot
+    # likewise; an operator's "keep 1.6 m away" (the decision's floor) holds all the same:
+    # the robot waits outside it rather than reach the goal.
+    person = TrackedObject(1, ObjectClass.PEDESTRIAN, 4.0, 1.5, 0.0, 0.0, 0.25)
+    asked = decision(Behavior.PROCEED, 1.0, 1.6)
+    relieved = run(small_planner(), Goal(((4.0, 0.0),)), people=[person], decide=asked,
+                   seconds=10.0)
+    assert relieved["status"][-1] == "goal_reached"
+    assert min_gap_to_people(relieved) < 1.4
+    floored = run(small_planner(), Goal(((4.0, 0.0),)), people=[person], seconds=10.0,
+                  decide=dataclasses.replace(asked, clearance_floor=1.6))
+    assert floored["status"][-1] != "goal_reached"
+    assert min_gap_to_people(floored) > 1.55

@@ -77,6 +77,10 @@ def test_out_of_range_numbers_are_clamped_to_limits_and_intent():
     assert result.clamped and not result.rejected
     assert result.decision.max_speed == 0.8
     assert result.decision.min_clearance == 1.5
+    # The instruction's distance is the floor no planner relief goes below.
+    assert result.decision.clearance_floor == 1.5
+    plain = validate({"behavior": "PROCEED", "max_speed": 1.0, "min_clearance": 1.2})
+    assert plain.decision.clearance_floor == LIMITS.min_person_clearance
     high = validate({"behavior": "SLOW", "max_speed": -1.0, "min_clearance": 99.0})
     assert high.decision.max_speed == 0.0 and high.decision.min_clearance == 2.5
 

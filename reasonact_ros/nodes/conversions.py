@@ -176,6 +176,7 @@ def decision_to_msg(decision: Decision) -> BehaviorDecision:
     msg.behavior = int(decision.behavior)
     msg.max_speed = float(decision.max_speed)
     msg.min_clearance = float(decision.min_clearance)
+    msg.clearance_floor = float(decision.clearance_floor)
     msg.target_id = int(decision.target_id)
     msg.valid_until = seconds_to_time(decision.valid_until)
     msg.source = int(decision.source)
@@ -190,12 +191,14 @@ def decision_from_msg(msg: BehaviorDecision) -> Decision:
         source = DecisionSource(msg.source)
     except ValueError as error:
         raise ValueError(f"decision has an unknown behaviour or source: {error}") from None
-    if not (math.isfinite(msg.max_speed) and math.isfinite(msg.min_clearance)):
-        raise ValueError("decision max_speed or min_clearance is not finite")
+    if not all(math.isfinite(v) for v in (msg.max_speed, msg.min_clearance,
+                                          msg.clearance_floor)):
+        raise ValueError("decision max_speed, min_clearance or clearance_floor is not finite")
     return Decision(
         behavior=behavior,
         max_speed=msg.max_speed,
         min_clearance=msg.min_clearance,
+        clearance_floor=msg.clearance_floor,
         valid_until=time_to_seconds(msg.valid_until),
         source=source,
         target_id=msg.target_id,

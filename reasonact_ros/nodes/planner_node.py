@@ -334,6 +334,12 @@ class PlannerNode(Node):
                             source=DecisionSource.FALLBACK, rationale="decisions not used",
                             stamp=now)
         conservative = default_decision(now, self._limits)
+        if self._decision is not None:
+            # An instruction's "keep 2 m away" outlives the reasoning node's silence.
+            floor = self._decision.clearance_floor
+            conservative = dataclasses.replace(
+                conservative, clearance_floor=floor,
+                min_clearance=max(conservative.min_clearance, floor))
         if self._decision is None or not self._decision.is_valid_at(now):
             return conservative
         scene_unhealthy = self._scene is not None and not self._scene.health.scan_ok

@@ -82,7 +82,8 @@ def usable_decision(inp: PlannerInput) -> Decision:
     cap would turn every rollout cost into NaN.
     """
     decision = inp.decision
-    numbers_ok = math.isfinite(decision.max_speed) and math.isfinite(decision.min_clearance)
+    numbers_ok = all(math.isfinite(v) for v in (decision.max_speed, decision.min_clearance,
+                                                 decision.clearance_floor))
     if numbers_ok and decision.is_valid_at(inp.now):
         return decision
     return default_decision(inp.now, inp.limits)

@@ -556,9 +556,10 @@ class MPPIPlanner:
         velocity, speed = _velocities(people)
         headings, front, back, side = self._personal_space(velocity, speed)
         clearances = np.full(len(people), decision.min_clearance)
-        # Both reliefs below pass people closer, never nearer than any decision may ask.
+        # Both reliefs below pass people closer, never nearer than any decision may ask,
+        # nor than the decision's floor (an operator's "keep 2 m away").
         relaxed = max(decision.min_clearance * cfg.stall_clearance_factor,
-                      inp.limits.min_person_clearance)
+                      inp.limits.min_person_clearance, decision.clearance_floor)
         arriving = self._arriving(inp)
         if arriving:
             # The goal may lie where people walk (crowd: between two streams). Asked the

@@ -192,6 +192,7 @@ class ActionValidator:
             behavior=behavior,
             max_speed=bounded_speed,
             min_clearance=bounded_clearance,
+            clearance_floor=low,
             valid_until=now + self.validity_s,
             source=source,
             target_id=target,
