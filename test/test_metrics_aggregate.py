@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from reasonact_ros.evaluation.metrics import aggregate, compare, wilson_interval
+from reasonact_ros.evaluation.metrics import (
+    aggregate,
+    compare,
+    time_where_both_succeeded,
+    wilson_interval,
+)
 from reasonact_ros.evaluation.report import comparison_table, metrics_table, report_text
 
 
@@ -114,3 +119,19 @@ def test_report_names_the_episodes_that_left_lockstep():
     assert "**1 episodes left lockstep**" in text and "crowd 3" in text
     clean = [dict(r, lockstep_misses=0) for r in records]
     assert "lockstep" not in report_text(clean, aggregate(clean))
+
+
+def test_time_where_both_succeeded_compares_like_with_like():
+    a = [{"scenario": "crowd", "seed": 1, "success": False, "time_to_goal_s": None},
+         {"scenario": "head_on", "seed": 1, "success": True, "time_to_goal_s": 10.0},
+         {"scenario": "head_on", "seed": 2, "success": True, "time_to_goal_s": 20.0}]
+    b = [{"scenario": "crowd", "seed": 1, "success": True, "time_to_goal_s": 40.0},
+         {"scenario": "head_on", "seed": 1, "success": True, "time_to_goal_s": 12.0},
+         {"scenario": "head_on", "seed": 2, "success": False, "time_to_goal_s": 25.0}]
+    # Over each run's own successes B looks 73 % slower (26 vs 15 s); over the one
+    # episode both succeeded in, 20 %.
+    both = time_where_both_succeeded(a, b)
+    assert both["episodes"] == 1
+    assert both["a"] == pytest.approx(10.0) and both["b"] == pytest.approx(12.0)
+    assert both["relative"] == pytest.approx(0.2)
+    assert time_where_both_succeeded(a[:1], b[:1]) is None

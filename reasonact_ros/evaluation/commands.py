@@ -194,6 +194,20 @@ def _changed_episodes_text(dir_a: Path, dir_b: Path) -> str:
     return f"Episodes whose verdict changed ({len(rows)}):\n\n{table}"
 
 
+def _time_where_both_succeeded_text(dir_a: Path, dir_b: Path) -> str:
+    from reasonact_ros.evaluation.metrics import time_where_both_succeeded
+
+    records_a, records_b = _episode_records(dir_a), _episode_records(dir_b)
+    if records_a is None or records_b is None:
+        return ""
+    both = time_where_both_succeeded(records_a, records_b)
+    if both is None:
+        return "No episode both runs succeeded in: no like-for-like time to goal."
+    relative = "" if both["relative"] is None else f" ({100 * both['relative']:+.1f} %)"
+    return (f"Time to goal over the {both['episodes']} episodes both runs succeeded in: "
+            f"A {both['a']:.2f} s, B {both['b']:.2f} s{relative}.")
+
+
 def run_compare(args) -> int:
     from reasonact_ros.evaluation import report
     from reasonact_ros.evaluation.metrics import compare
@@ -217,6 +231,10 @@ def run_compare(args) -> int:
     if per_scenario:
         print()
         print(scenario_table)
+    both = _time_where_both_succeeded_text(args.dir_a, args.dir_b)
+    if both:
+        print()
+        print(both)
     changed = _changed_episodes_text(args.dir_a, args.dir_b)
     if changed:
         print()
@@ -228,7 +246,7 @@ def run_compare(args) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "compare.md").write_text(
             f"# {args.dir_a} (A) vs {args.dir_b} (B)\n\n{table}\n\n{scenario_table}\n\n"
-            f"{changed}\n\n![comparison](compare.png)\n", encoding="utf-8")
+            f"{both}\n\n{changed}\n\n![comparison](compare.png)\n", encoding="utf-8")
         comparison_bars("A", a, "B", b, args.out / "compare.png")
     return 0
 

@@ -508,6 +508,32 @@ def episode_verdict(record: Mapping) -> str:
     return ", ".join(parts) or "failed"
 
 
+def time_where_both_succeeded(records_a: Sequence[Mapping],
+                              records_b: Sequence[Mapping]) -> dict | None:
+    """Mean time to goal of each run over the (scenario, seed) episodes *both* succeeded
+    in; None when there is none.
+
+    ``mean_time_to_goal_s`` is over each run's own successes (CrowdNav), so a run that
+    also reaches the goal in the long, hard episodes the other fails looks slower for
+    it (DWA + none fails most `crowd` episodes; the rules' stack takes 30 s in them).
+    Over the same episodes, the difference is the cost of the behaviour alone.
+    """
+    def key(record):
+        return (str(record.get("scenario")), record.get("seed"))
+
+    by_key_b = {key(r): r for r in records_b}
+    pairs = [(float(a["time_to_goal_s"]), float(b["time_to_goal_s"]))
+             for a in records_a if (b := by_key_b.get(key(a))) is not None
+             and a.get("success") and b.get("success")
+             and a.get("time_to_goal_s") is not None and b.get("time_to_goal_s") is not None]
+    if not pairs:
+        return None
+    mean_a = sum(a for a, _ in pairs) / len(pairs)
+    mean_b = sum(b for _, b in pairs) / len(pairs)
+    return {"episodes": len(pairs), "a": mean_a, "b": mean_b,
+            "relative": (mean_b - mean_a) / mean_a if mean_a > 0 else None}
+
+
 def changed_episodes(records_a: Sequence[Mapping], records_b: Sequence[Mapping]) -> list[dict]:
     """The (scenario, seed) episodes both runs hold whose verdict differs, in A's order.
     Episodes are deterministic per seed, so each is the doing of what differs between the
