@@ -178,6 +178,22 @@ def test_spawner_adds_people_at_its_rate_and_they_walk_away():
     assert np.all(np.abs(crowd.pos[:, 1]) <= 1.5)
 
 
+def test_nobody_arrives_inside_the_robot_standing_in_the_entrance():
+    spawner = SpawnerSpec(id_start=200, rate=5.0, start=(0.0, 0.0), waypoints=((30.0, 0.0),),
+                          spread=1.0, max_alive=50)
+    crowd = make_crowd([], spawners=[spawner], seed=3)
+    in_the_way = RobotAgent(0.5, 0.4, 0.0, 0.0, 0.3)
+    for k in range(40):
+        crowd.step(0.05, k * 0.05, in_the_way)
+    assert crowd.count == 0  # they wait beyond the edge of the map
+    aside = RobotAgent(0.5, 3.0, 0.0, 0.0, 0.3)
+    for k in range(40, 80):
+        crowd.step(0.05, k * 0.05, aside)
+    assert crowd.count >= 1  # the entrance is clear: they come
+    gaps = np.hypot(crowd.pos[:, 0] - 0.5, crowd.pos[:, 1] - 3.0) - 0.3 - crowd.radius
+    assert np.all(gaps > 0.0)
+
+
 def test_spawner_respects_max_alive():
     spawner = SpawnerSpec(id_start=200, rate=5.0, start=(0.0, 0.0), waypoints=((30.0, 0.0),),
                           max_alive=3)
