@@ -87,3 +87,19 @@ def test_the_robot_reaches_a_goal_that_lies_between_two_streams_of_people():
     assert summary["outcome"] == "goal_reached", summary
     assert summary["collisions"] == 0, summary
 
+
+
+def test_the_episode_spinner_is_quiet_about_rclpys_shutdown_race_only():
+    import threading
+
+    from reasonact_ros.bringup import spin_until_stopped
+
+    class RaisingExecutor:
+        def spin(self):
+            raise RuntimeError("cannot use Destroyable because destruction was requested")
+
+    stopping = threading.Event()
+    with pytest.raises(RuntimeError):  # during the episode: a real error
+        spin_until_stopped(RaisingExecutor(), stopping)
+    stopping.set()
+    spin_until_stopped(RaisingExecutor(), stopping)  # tearing down: rclpy's race
