@@ -198,9 +198,7 @@ class Crowd:
                 self.reserved_ids.add(person_id)
                 self._spawned_ids[k].append(person_id)
                 route = np.asarray(spawner.waypoints, dtype=float)
-                heading = route[0] - np.asarray(spawner.start)
-                norm = np.linalg.norm(heading)
-                side = np.array([-heading[1], heading[0]]) / norm if norm > 1e-9 else np.zeros(2)
+                side = _entry_side(spawner)
                 lateral = self.rng.uniform(-0.5, 0.5) * spawner.spread
                 start = np.asarray(spawner.start) + lateral * side
                 # Walk the route at the same lateral offset, as people keep their lane.
@@ -438,13 +436,19 @@ def _unit_or_zero(vectors: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-9, vectors / np.maximum(norm, 1e-9), 0.0)
 
 
+def _entry_side(spawner: SpawnerSpec) -> np.ndarray:
+    """Unit vector across the spawner's route at its start (left of the way in): the
+    direction its arrivals are spread along."""
+    heading = np.asarray(spawner.waypoints[0], dtype=float) - np.asarray(spawner.start)
+    norm = np.linalg.norm(heading)
+    return np.array([-heading[1], heading[0]]) / norm if norm > 1e-9 else np.zeros(2)
+
+
 def _entry_blocked(spawner: SpawnerSpec, robot: RobotAgent) -> bool:
     """Whether the robot is within ENTRY_CLEARANCE_M of where an arrival can appear: the
     spawner's start, spread across its route's direction."""
     start = np.asarray(spawner.start, dtype=float)
-    heading = np.asarray(spawner.waypoints[0], dtype=float) - start
-    norm = float(np.linalg.norm(heading))
-    side = np.array([-heading[1], heading[0]]) / norm if norm > 1e-9 else np.zeros(2)
+    side = _entry_side(spawner)
     offset = np.array([robot.x, robot.y]) - start
     lateral = float(np.clip(offset @ side, -0.5 * spawner.spread, 0.5 * spawner.spread))
     gap = float(np.linalg.norm(offset - lateral * side)) - robot.radius - spawner.radius
