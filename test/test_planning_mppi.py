@@ -470,6 +470,38 @@ def test_slows_down_over_the_last_metre_to_the_goal():
     assert max(c.linear for c in log["commands"]) > 1.0  # far from the goal it cruises
 
 
+def test_keeps_cruising_speed_until_the_approach_cap_takes_over():
+    # The goal is a circle: a rollout that enters it has arrived, wherever it would have
+    # rolled on. Asked to stop at the centre instead, the robot braked from 3 m out, and
+    # the last metres of every episode took a second more than the approach cap needs.
+    planner = small_planner()
+    gain = planner.config.approach_gain
+    log = run(planner, Goal(((8.0, 0.0),)), walkway=WALKWAY_3M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), start=Pose2D(0.0, -0.7, 0.0))
+    assert log["status"][-1] == "goal_reached"
+    cruising = False
+    for pose, command in zip(log["poses"], log["commands"], strict=True):
+        left = math.hypot(8.0 - pose.x, pose.y) - 0.3
+        cruising = cruising or command.linear >= 1.45
+        if cruising and gain * left >= 1.5:  # the cap allows full speed here
+            assert command.linear >= 1.3, f"braked {left:.2f} m before the goal"
+
+
+def test_a_reached_goal_stays_reached_until_a_new_goal_comes():
+    planner = small_planner()
+    goal = Goal(((2.0, 0.0),))
+    at_goal = PlannerInput(0.0, Pose2D(1.8, 0.0, 0.0), Velocity2D(0.5, 0.0), goal, (),
+                           NO_POINTS, None, decision(), LIMITS)
+    assert planner.plan(at_goal).status == "goal_reached"
+    # Still rolling as it brakes, it stops just beyond the circle's edge: it stays.
+    beyond = dataclasses.replace(at_goal, now=0.05, robot=Pose2D(2.35, 0.0, 0.0))
+    result = planner.plan(beyond)
+    assert result.status == "goal_reached" and result.command == Velocity2D(0.0, 0.0)
+    # The same place as a new goal is driven to.
+    again = dataclasses.replace(beyond, now=0.1, goal=Goal(((2.0, 0.0),)))
+    assert planner.plan(again).status != "goal_reached"
+
+
 def test_facing_away_from_the_carrot_costs_per_radian_beyond_the_threshold():
     from reasonact_ros.planning.costs import path_angle_cost
 

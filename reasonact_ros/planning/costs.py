@@ -141,15 +141,20 @@ class StaticCostMap:
 
 def goal_cost(x: torch.Tensor, y: torch.Tensor, target: tuple[float, float],
               progress_weight: float, terminal_weight: float,
-              distance: torch.Tensor | None = None) -> torch.Tensor:
+              distance: torch.Tensor | None = None,
+              arrived: torch.Tensor | None = None) -> torch.Tensor:
     """(S,) cost: mean distance to the target along the rollout plus the final distance.
 
     The running term rewards getting closer early (speed towards the goal); the
     terminal term decides where the horizon should end. ``distance`` (S, T) replaces
-    the straight line, e.g. with the path length around obstacles.
+    the straight line, e.g. with the path length around obstacles. ``arrived`` (S, T)
+    marks the steps after a rollout reached the goal: nothing is left to go there, so a
+    rollout that enters the goal's circle is not asked to stop at its centre.
     """
     if distance is None:
         distance = _distance(x - target[0], y - target[1])
+    if arrived is not None:
+        distance = distance.masked_fill(arrived, 0.0)
     return distance.mean(dim=1).mul_(progress_weight).add_(distance[:, -1], alpha=terminal_weight)
 
 

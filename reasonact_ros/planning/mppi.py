@@ -53,7 +53,7 @@ from reasonact_ros.planning.prediction import (
     predict_constant_velocity,
 )
 from reasonact_ros.planning.route import RouteTracker, distance_to_polyline
-from reasonact_ros.scene import Behavior, Decision, TrackedObject, Velocity2D
+from reasonact_ros.scene import Behavior, Decision, Goal, TrackedObject, Velocity2D
 
 # [s] a command sent longer ago than this says nothing about what the robot is asked now
 HELD_BACK_MEMORY_S = 0.5
@@ -222,6 +222,7 @@ class MPPIPlanner:
         self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
         self._track: collections.deque = collections.deque()  # (time, x, y) while tracking
         self._relieved_until = -math.inf
+        self._arrived_at: Goal | None = None  # the goal object last reached
         self._relieved = False
 
     def plan(self, inp: PlannerInput) -> PlanResult:
@@ -244,7 +245,12 @@ class MPPIPlanner:
         if inp.goal is None:
             return self._hold(inp, STATUS_NO_GOAL, by_id)
         position = np.array([inp.robot.x, inp.robot.y])
-        if np.linalg.norm(position - np.asarray(inp.goal.final)) <= inp.goal.tolerance:
+        if (inp.goal is self._arrived_at
+                or np.linalg.norm(position - np.asarray(inp.goal.final)) <= inp.goal.tolerance):
+            # Reached stays reached until a new goal comes (Nav2's stateful goal checker):
+            # the goal cost lets a rollout enter the circle at speed, and the robot still
+            # rolling as it brakes may stop just beyond the edge; it must not come back.
+            self._arrived_at = inp.goal
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
 
         speed_cap = self._speed_cap(inp, decision)
@@ -426,8 +432,9 @@ class MPPIPlanner:
         static = self._static_costs(inp, decision, x, y, path, field_target)
         field, distance = self._goal_distance(static.grid, static.slowness, field_target,
                                               beyond, target, x, y)
+        after = self._after_arrival(inp, x, y, speed_cap)
         total = costs.goal_cost(x, y, target, cfg.progress_weight, cfg.terminal_weight,
-                                distance)
+                                distance, after)
         total.add_(costs.smoothness_cost(v, w, (float(bounds.start[0]), float(bounds.start[1])),
                                          cfg.linear_smoothness_weight,
                                          cfg.angular_smoothness_weight))
@@ -435,7 +442,6 @@ class MPPIPlanner:
         if inp.people:
             self._add_people_costs(inp, decision, x, y, speed_cap, target, predicted,
                                    step_cost, collided, total)
-        after = self._after_arrival(inp, x, y, speed_cap)
         if after is not None:
             # A rollout that reaches the goal ends there: the robot holds on arrival, so
             # what its remaining steps would meet never happens. Counted, someone walking
