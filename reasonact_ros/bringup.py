@@ -41,6 +41,7 @@ from std_msgs.msg import String
 from reasonact_ros.composition import scenario_parameters
 from reasonact_ros.msg import BehaviorDecision
 from reasonact_ros.nodes import qos
+from reasonact_ros.nodes.entrypoint import spin_until_stopped
 from reasonact_ros.scene import Behavior, ObjectClass
 from reasonact_ros.share import share_path
 from reasonact_ros.sim.scenario import Scenario, load_scenario
@@ -224,7 +225,7 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
                 trajectory.append(step_record(world, monitor))
 
         sim.on_step = on_step
-        spinner = threading.Thread(target=spin_until_stopped, args=(executor, stopping),
+        spinner = threading.Thread(target=spin_until_stopped, args=(executor, stopping.is_set),
                                    name="executor", daemon=True)
         spinner.start()
         if not _wait_for_graph(list(nodes.values()), timeout_s=10.0):
@@ -266,18 +267,6 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
                                   "gif": str(out_dir / "episode.gif")}
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def spin_until_stopped(executor, stopping: threading.Event) -> None:
-    """``executor.spin()``. An error raised once ``stopping`` is set is rclpy's shutdown
-    race, not the episode's: a callback that finishes after ``Executor.shutdown`` has
-    destroyed the executor's guard condition raises InvalidHandle (a traceback in 1 of 12
-    smoke episodes on a busy machine, after the episode had ended)."""
-    try:
-        executor.spin()
-    except Exception:
-        if not stopping.is_set():
-            raise
 
 
 def assign_decisions(trajectory: list[dict], decision_log: list[tuple[float, str]],

@@ -92,7 +92,7 @@ def test_the_robot_reaches_a_goal_that_lies_between_two_streams_of_people():
 def test_the_episode_spinner_is_quiet_about_rclpys_shutdown_race_only():
     import threading
 
-    from reasonact_ros.bringup import spin_until_stopped
+    from reasonact_ros.nodes.entrypoint import spin_until_stopped
 
     class RaisingExecutor:
         def spin(self):
@@ -100,6 +100,6 @@ def test_the_episode_spinner_is_quiet_about_rclpys_shutdown_race_only():
 
     stopping = threading.Event()
     with pytest.raises(RuntimeError):  # during the episode: a real error
-        spin_until_stopped(RaisingExecutor(), stopping)
+        spin_until_stopped(RaisingExecutor(), stopping.is_set)
     stopping.set()
-    spin_until_stopped(RaisingExecutor(), stopping)  # tearing down: rclpy's race
+    spin_until_stopped(RaisingExecutor(), stopping.is_set)  # tearing down: rclpy's race

@@ -50,7 +50,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from reasonact_ros.msg import BehaviorDecision, SceneObservation
 from reasonact_ros.nodes import conversions, qos
-from reasonact_ros.nodes.entrypoint import spin_node
+from reasonact_ros.nodes.entrypoint import spin_node, spin_until_stopped
 from reasonact_ros.nodes.parameters import declare, declare_limits
 from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.nodes.velocity_output import VelocityPublisher
@@ -470,17 +470,17 @@ class DecisionListener:
                                       callback, qos.COMMAND)
         self._executor = SingleThreadedExecutor(context=node.context)
         self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name="decisions", daemon=True)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=spin_until_stopped,
+                                        args=(self._executor, self._stopped),
+                                        name="decisions", daemon=True)
         self._thread.start()
 
-    def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # noqa: BLE001 - shutdown of the context ends the spin
-            if self.node.context.ok():
-                raise
+    def _stopped(self) -> bool:
+        return self._closing.is_set() or not self.node.context.ok()
 
     def close(self) -> None:
+        self._closing.set()
         self._executor.shutdown(timeout_sec=2.0)
         self._thread.join(timeout=2.0)
         self.node.destroy_node()
