@@ -487,21 +487,6 @@ def test_keeps_cruising_speed_until_the_approach_cap_takes_over():
             assert command.linear >= 1.3, f"braked {left:.2f} m before the goal"
 
 
-def test_a_reached_goal_stays_reached_until_a_new_goal_comes():
-    planner = small_planner()
-    goal = Goal(((2.0, 0.0),))
-    at_goal = PlannerInput(0.0, Pose2D(1.8, 0.0, 0.0), Velocity2D(0.5, 0.0), goal, (),
-                           NO_POINTS, None, decision(), LIMITS)
-    assert planner.plan(at_goal).status == "goal_reached"
-    # Still rolling as it brakes, it stops just beyond the circle's edge: it stays.
-    beyond = dataclasses.replace(at_goal, now=0.05, robot=Pose2D(2.35, 0.0, 0.0))
-    result = planner.plan(beyond)
-    assert result.status == "goal_reached" and result.command == Velocity2D(0.0, 0.0)
-    # The same place as a new goal is driven to.
-    again = dataclasses.replace(beyond, now=0.1, goal=Goal(((2.0, 0.0),)))
-    assert planner.plan(again).status != "goal_reached"
-
-
 def test_facing_away_from_the_carrot_costs_per_radian_beyond_the_threshold():
     from reasonact_ros.planning.costs import path_angle_cost
 

@@ -10,6 +10,10 @@ never delays a control cycle.
 Staleness rules: no fresh decision -> the conservative default decision; no
 fresh scene -> stop (perception may be dead, people may be anywhere).
 
+Arrival: the robot slows over the last metre (MPPI: ``approach_gain``) and a goal
+once within ``goal_tolerance`` stays reached (the robot holds) until a new
+``goal_pose`` or route comes, as with Nav2's stateful goal checker.
+
 With ``lockstep`` (a simulator that waits for each answer) there is no timer:
 each odometry message starts the cycle for its stamp t, which runs once every
 input for t is here: on a step with a scan (the last scan's stamp plus its

@@ -22,6 +22,7 @@ from reasonact_ros.planning.interface import (
     STATUS_NO_GOAL,
     STATUS_TRACKING,
     STATUS_WAITING,
+    GoalChecker,
     PlannerInput,
     PlanResult,
     usable_decision,
@@ -64,9 +65,11 @@ class DWAPlanner:
     def __init__(self, config: DWAConfig | None = None):
         self.config = config or DWAConfig()
         self._route = RouteTracker()
+        self._goal_checker = GoalChecker()
 
     def reset(self) -> None:
         self._route.reset()
+        self._goal_checker.reset()
 
     def plan(self, inp: PlannerInput) -> PlanResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -87,7 +90,7 @@ class DWAPlanner:
             return self._hold(inp, STATUS_WAITING, steps, predictions)
         if inp.goal is None:
             return self._hold(inp, STATUS_NO_GOAL, steps, predictions)
-        if np.linalg.norm(here - np.asarray(inp.goal.final)) <= inp.goal.tolerance:
+        if self._goal_checker.reached(inp.goal, inp.robot.x, inp.robot.y):
             return self._hold(inp, STATUS_GOAL_REACHED, steps, predictions)
 
         limits = inp.limits

@@ -89,6 +89,26 @@ def usable_decision(inp: PlannerInput) -> Decision:
     return default_decision(inp.now, inp.limits)
 
 
+class GoalChecker:
+    """Within the goal's tolerance is reached, and reached stays reached until a new
+    goal object comes (Nav2's stateful goal checker): a robot still braking as it enters
+    the circle may stop just beyond its edge, and must not drive back to it."""
+
+    def __init__(self):
+        self._reached: Goal | None = None
+
+    def reset(self) -> None:
+        self._reached = None
+
+    def reached(self, goal: Goal, x: float, y: float) -> bool:
+        if goal is self._reached:
+            return True
+        if math.hypot(goal.final[0] - x, goal.final[1] - y) <= goal.tolerance:
+            self._reached = goal
+            return True
+        return False
+
+
 class Planner(Protocol):
     def plan(self, inp: PlannerInput) -> PlanResult: ...
 

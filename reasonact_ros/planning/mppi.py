@@ -41,6 +41,7 @@ from reasonact_ros.planning.interface import (
     STATUS_TRACKING,
     STATUS_WAITING,
     STATUS_YIELDING,
+    GoalChecker,
     PlannerInput,
     PlanResult,
     usable_decision,
@@ -53,7 +54,7 @@ from reasonact_ros.planning.prediction import (
     predict_constant_velocity,
 )
 from reasonact_ros.planning.route import RouteTracker, distance_to_polyline
-from reasonact_ros.scene import Behavior, Decision, Goal, TrackedObject, Velocity2D
+from reasonact_ros.scene import Behavior, Decision, TrackedObject, Velocity2D
 
 # [s] a command sent longer ago than this says nothing about what the robot is asked now
 HELD_BACK_MEMORY_S = 0.5
@@ -210,6 +211,7 @@ class MPPIPlanner:
                                                   self.config.smoothing_order)
                            if self.config.smoothing_window > 1 else None)
         self._route = RouteTracker()
+        self._goal_checker = GoalChecker()
         self._walkway_field: costs.WalkwayField | None = None
         self.reset()
 
@@ -222,7 +224,7 @@ class MPPIPlanner:
         self._verge = (0.0, -math.inf)  # (side, until when [s]) of the last verge granted
         self._track: collections.deque = collections.deque()  # (time, x, y) while tracking
         self._relieved_until = -math.inf
-        self._arrived_at: Goal | None = None  # the goal object last reached
+        self._goal_checker.reset()
         self._relieved = False
 
     def plan(self, inp: PlannerInput) -> PlanResult:
@@ -245,12 +247,7 @@ class MPPIPlanner:
         if inp.goal is None:
             return self._hold(inp, STATUS_NO_GOAL, by_id)
         position = np.array([inp.robot.x, inp.robot.y])
-        if (inp.goal is self._arrived_at
-                or np.linalg.norm(position - np.asarray(inp.goal.final)) <= inp.goal.tolerance):
-            # Reached stays reached until a new goal comes (Nav2's stateful goal checker):
-            # the goal cost lets a rollout enter the circle at speed, and the robot still
-            # rolling as it brakes may stop just beyond the edge; it must not come back.
-            self._arrived_at = inp.goal
+        if self._goal_checker.reached(inp.goal, inp.robot.x, inp.robot.y):
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
 
         speed_cap = self._speed_cap(inp, decision)
