@@ -64,6 +64,13 @@ class PlannerInput:
         self.people = tuple(p for p in self.people
                             if all(np.isfinite((p.x, p.y, p.radius))) and p.radius >= 0.0)
 
+    def distance_to_goal(self) -> float:
+        """Straight-line distance [m] from the robot to the final waypoint; inf without
+        a goal."""
+        if self.goal is None:
+            return math.inf
+        return math.hypot(self.goal.final[0] - self.robot.x, self.goal.final[1] - self.robot.y)
+
 
 @dataclass
 class PlanResult:

@@ -270,7 +270,7 @@ class MPPIPlanner:
                                            cfg.dt)
         total, collided, field = self._score(inp, decision, x, y, v, w, bounds, speed_cap,
                                              path, predicted)
-        to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
+        to_goal = inp.distance_to_goal()
         # With a route corner within reach the route term steers; the bearing to a carrot
         # round the corner would cut it.
         if cfg.path_angle_weight > 0.0 and to_goal > cfg.keep_right_fade and len(path) <= 2:
@@ -350,8 +350,7 @@ class MPPIPlanner:
         if decision.behavior == Behavior.SLOW:
             cap = min(cap, cfg.slow_speed)
         if inp.goal is not None:
-            left = math.hypot(inp.goal.final[0] - inp.robot.x,
-                              inp.goal.final[1] - inp.robot.y) - inp.goal.tolerance
+            left = inp.distance_to_goal() - inp.goal.tolerance
             cap = min(cap, max(cfg.approach_min_speed, cfg.approach_gain * left))
         return cap
 
@@ -455,7 +454,7 @@ class MPPIPlanner:
         gx, gy = inp.goal.final
         tolerance = inp.goal.tolerance
         reach = speed_cap * self.config.horizon + tolerance
-        if math.hypot(gx - inp.robot.x, gy - inp.robot.y) > reach:
+        if inp.distance_to_goal() > reach:
             return None
         inside = (x - gx).square_().add_((y - gy).square_()) <= tolerance * tolerance
         reached = torch.cummax(inside.to(torch.uint8), dim=1).values.bool()
@@ -529,8 +528,7 @@ class MPPIPlanner:
                 keep_right_weight *= cfg.follow_walkway_gain
             # Keeping right is for travelling; near the goal it would fight the goal term
             # wherever the goal is not on the keep-right line, so it fades out.
-            to_goal = math.hypot(inp.goal.final[0] - inp.robot.x, inp.goal.final[1] - inp.robot.y)
-            keep_right_weight *= min(1.0, to_goal / cfg.keep_right_fade)
+            keep_right_weight *= min(1.0, inp.distance_to_goal() / cfg.keep_right_fade)
             lateral, half_width = field.frame_at(*grid.cell_centres())
             verge_side = self._verge_side(inp, decision)
             if verge_side or self._relieved:
@@ -636,9 +634,7 @@ class MPPIPlanner:
         return along > distance + person.radius + self.config.robot_radius
 
     def _arriving(self, inp: PlannerInput) -> bool:
-        goal = inp.goal
-        return goal is not None and math.hypot(goal.final[0] - inp.robot.x, goal.final[1]
-                                               - inp.robot.y) <= self.config.arrival_radius
+        return inp.distance_to_goal() <= self.config.arrival_radius
 
     def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
                                total) -> None:
