@@ -337,19 +337,24 @@ class PlannerNode(Node):
                             self._limits.min_person_clearance, valid_until=now,
                             source=DecisionSource.FALLBACK, rationale="decisions not used",
                             stamp=now)
-        conservative = default_decision(now, self._limits)
-        if self._decision is not None:
-            # An instruction's "keep 2 m away" outlives the reasoning node's silence.
-            floor = self._decision.clearance_floor
-            conservative = dataclasses.replace(
-                conservative, clearance_floor=floor,
-                min_clearance=max(conservative.min_clearance, floor))
         if self._decision is None or not self._decision.is_valid_at(now):
-            return conservative
+            return self._conservative_decision(now)
         scene_unhealthy = self._scene is not None and not self._scene.health.scan_ok
-        if scene_unhealthy and self._decision.max_speed > conservative.max_speed:
-            return dataclasses.replace(conservative, rationale="scan unhealthy: slowing")
+        if scene_unhealthy:
+            conservative = self._conservative_decision(now)
+            if self._decision.max_speed > conservative.max_speed:
+                return dataclasses.replace(conservative, rationale="scan unhealthy: slowing")
         return self._decision
+
+    def _conservative_decision(self, now: float) -> Decision:
+        """The default decision, keeping the last decision's clearance floor: an
+        instruction's "keep 2 m away" outlives the reasoning node's silence."""
+        conservative = default_decision(now, self._limits)
+        if self._decision is None:
+            return conservative
+        floor = self._decision.clearance_floor
+        return dataclasses.replace(conservative, clearance_floor=floor,
+                                   min_clearance=max(conservative.min_clearance, floor))
 
     def _cycle(self, inputs_stamp: float | None = None) -> None:
         """Plan and publish. ``inputs_stamp``: the lockstep step planned for (the clock
