@@ -49,23 +49,6 @@ def test_pedestrian_approaching_on_walkway_is_passed_on_the_right_slowly():
     assert "walking towards us" in action["thought"]
 
 
-def test_the_side_to_meet_someone_on_does_not_turn_with_the_robot():
-    # Someone walking down the walkway at us, 0.2 m to the right of our line along it.
-    # Turned in place 25 deg either way (narrow_passage, waiting at a gap), the robot saw
-    # them on its right, then on its left, flipped sides and stood on their line.
-    oncoming = person(3, 3.0, -0.2, vx=-1.2)
-    for yaw in (-0.45, 0.0, 0.45):
-        scene = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, yaw), robot_velocity=Velocity2D(),
-                      objects=(oncoming,), walkway=WALKWAY, health=HEALTHY)
-        assert POLICY.propose(scene, None, 0.0)["behavior"] == "PASS_RIGHT", yaw
-    # Clearly on our right along the walkway: meet them on the left, whatever our yaw.
-    for yaw in (-0.45, 0.45):
-        scene = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, yaw), robot_velocity=Velocity2D(),
-                      objects=(person(3, 3.0, -0.6, vx=-1.2),), walkway=WALKWAY,
-                      health=HEALTHY)
-        assert POLICY.propose(scene, None, 0.0)["behavior"] == "PASS_LEFT", yaw
-
-
 def test_keep_left_instruction_passes_an_oncoming_person_on_the_left():
     assert decide(person(3, 6.0, 0.1, vx=-1.2),
                   intent=Intent(keep_side="left"))["behavior"] == "PASS_LEFT"

@@ -292,14 +292,8 @@ class RulesPolicy:
 
     @staticmethod
     def _oncoming_side(fact: ObjectFact, keep_side: str | None) -> Behavior:
-        """Keep right to meet someone, unless they are already on our right.
-
-        "Our right" along the walkway, not of the robot's heading: turning in place to let
-        someone through a gap, the robot saw them swing from its right to its left and
-        back, flipped the side every few cycles and stood on their line (narrow_passage).
-        """
-        lateral = fact.lateral_m if fact.axis_lateral_m is None else fact.axis_lateral_m
-        if keep_side == "left" or lateral < -0.3:
+        """Keep right to meet someone, unless they are already on our right."""
+        if keep_side == "left" or fact.lateral_m < -0.3:
             return Behavior.PASS_LEFT
         return Behavior.PASS_RIGHT
 
