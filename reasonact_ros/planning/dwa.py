@@ -90,7 +90,7 @@ class DWAPlanner:
             return self._hold(inp, STATUS_WAITING, steps, predictions)
         if inp.goal is None:
             return self._hold(inp, STATUS_NO_GOAL, steps, predictions)
-        if self._goal_checker.reached(inp.goal, inp.robot.x, inp.robot.y):
+        if self._goal_checker.reached(inp):
             return self._hold(inp, STATUS_GOAL_REACHED, steps, predictions)
 
         limits = inp.limits

@@ -107,11 +107,11 @@ class GoalChecker:
     def reset(self) -> None:
         self._reached = None
 
-    def reached(self, goal: Goal, x: float, y: float) -> bool:
-        if goal is self._reached:
+    def reached(self, inp: PlannerInput) -> bool:
+        if inp.goal is self._reached:
             return True
-        if math.hypot(goal.final[0] - x, goal.final[1] - y) <= goal.tolerance:
-            self._reached = goal
+        if inp.distance_to_goal() <= inp.goal.tolerance:
+            self._reached = inp.goal
             return True
         return False
 

@@ -247,7 +247,7 @@ class MPPIPlanner:
         if inp.goal is None:
             return self._hold(inp, STATUS_NO_GOAL, by_id)
         position = np.array([inp.robot.x, inp.robot.y])
-        if self._goal_checker.reached(inp.goal, inp.robot.x, inp.robot.y):
+        if self._goal_checker.reached(inp):
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
 
         speed_cap = self._speed_cap(inp, decision)
