@@ -138,7 +138,7 @@ def test_tentative_tracks_are_left_out_of_facts_and_text_unless_asked_for():
     assert [o.id for o in scene.people()] == [1]
 
 
-def test_on_a_walkway_motion_is_judged_along_the_walkway_not_the_momentary_heading():
+def test_on_a_walkway_motion_and_side_are_judged_along_it_not_the_momentary_heading():
     import numpy as np
 
     from reasonact_ros.reasoning.facts import motion_axis, scene_facts
@@ -152,8 +152,12 @@ def test_on_a_walkway_motion_is_judged_along_the_walkway_not_the_momentary_headi
     assert scene_facts(on_walkway)[0].relative_motion == "approaching"
     assert motion_axis(on_walkway) == pytest.approx([1.0, 0.0])
     # Without a walkway, the heading is all there is: sideways to it, that is crossing.
+    # Their side too: 1 m left of our line along the walkway, right of our heading.
+    fact = scene_facts(on_walkway)[0]
+    assert fact.axis_lateral_m == pytest.approx(1.0) and fact.lateral_m < 0.0
     open_ground = Scene(stamp=0.0, robot=turned, objects=(oncoming,))
     assert scene_facts(open_ground)[0].relative_motion == "crossing"
+    assert scene_facts(open_ground)[0].axis_lateral_m == scene_facts(open_ground)[0].lateral_m
     # Facing back along the walkway, "our way" is back along it; across it, our heading.
     back = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.pi), walkway=walkway)
     assert motion_axis(back) == pytest.approx([-1.0, 0.0])

@@ -49,6 +49,23 @@ def test_pedestrian_approaching_on_walkway_is_passed_on_the_right_slowly():
     assert "walking towards us" in action["thought"]
 
 
+def test_someone_coming_down_the_walkway_is_met_even_while_we_are_turned_off_it():
+    # Angled 40 deg towards the walkway's left edge (heading for a gap), the robot has
+    # someone 4 m down the walkway, 0.3 m right of our line along it, walking at us: 2.8 m
+    # to the right of our heading. They are met, not followed into: on the left, since
+    # they are on our right as we face.
+    oncoming = person(3, 4.0, -0.3, vx=-1.1)
+    turned = Pose2D(0.0, 0.0, 0.7)
+    scene = Scene(stamp=0.0, robot=turned, robot_velocity=Velocity2D(0.4, 0.0),
+                  objects=(oncoming,), walkway=WALKWAY, health=HEALTHY)
+    action = POLICY.propose(scene, None, 0.0)
+    assert action["behavior"] == "PASS_LEFT" and action["target_id"] == 3
+    # Well beside our line along the walkway, they are no reason to leave it.
+    beside = Scene(stamp=0.0, robot=turned, robot_velocity=Velocity2D(0.4, 0.0),
+                   objects=(person(3, 4.0, -2.6, vx=-1.1),), walkway=WALKWAY, health=HEALTHY)
+    assert POLICY.propose(beside, None, 0.0)["behavior"] == "FOLLOW_WALKWAY"
+
+
 def test_keep_left_instruction_passes_an_oncoming_person_on_the_left():
     assert decide(person(3, 6.0, 0.1, vx=-1.2),
                   intent=Intent(keep_side="left"))["behavior"] == "PASS_LEFT"

@@ -48,6 +48,9 @@ class ObjectFact:
     radius_m: float = 0.3
     enters_path_s: float = math.inf  # until its sideways motion brings it into our path strip
     confirmed: bool = True  # False: a tentative track (seen once or twice), see scene_facts
+    # Left of the motion axis (the walkway's direction while the robot travels along it):
+    # unlike lateral_m, it does not change sign as the robot turns in place. None: lateral_m.
+    axis_lateral_m: float | None = None
 
 
 def _robot_velocity_odom(scene: Scene) -> np.ndarray:
@@ -135,6 +138,7 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
     if on_walkway is None:
         on_walkway = obj.on_walkway
     lateral_speed = float(obj.velocity @ np.array([-heading[1], heading[0]]))
+    axis_lateral = lateral if axis is None else float(to_object @ np.array([-axis[1], axis[0]]))
     return ObjectFact(
         id=obj.id,
         label=obj.label,
@@ -151,6 +155,7 @@ def object_fact(scene: Scene, obj: TrackedObject, robot_velocity: np.ndarray | N
         radius_m=obj.radius,
         enters_path_s=path_entry_time(lateral, lateral_speed, PATH_HALF_WIDTH_M + obj.radius),
         confirmed=obj.confirmed,
+        axis_lateral_m=axis_lateral,
     )
 
 
