@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reasonact_ros.process_lifetime import tied_to_this_process
+
 PERSON_RADIUS_M = 0.25
 PERSON_AHEAD_M = 4.0
 WALLS_Y = (-3.0, 3.0)  # [m] in odom: a 6 m wide corridor along the robot's way
@@ -191,8 +193,9 @@ class NodeProcesses:
             log = log_dir / f"{name}.log"
             self.logs[name] = log
             with log.open("w") as handle:
-                self.processes[name] = subprocess.Popen(args, env=env, stdout=handle,
-                                                        stderr=subprocess.STDOUT)
+                self.processes[name] = subprocess.Popen(
+                    args, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                    preexec_fn=tied_to_this_process())
 
     def dead(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is not None]

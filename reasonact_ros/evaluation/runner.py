@@ -14,13 +14,11 @@ simulator publishes /clock, /scan and /odom). One job is one worker too.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from reasonact_ros.evaluation.metrics import EpisodeGoal, aggregate, episode_metrics
 from reasonact_ros.evaluation.ros_domains import DomainClaim, claim_domain
+from reasonact_ros.process_lifetime import die_with
 
 PLANNERS = ("mppi", "dwa")
 REASONERS = ("rules", "llm", "local", "none")
@@ -270,29 +269,9 @@ def _error_record(job: EpisodeJob, error: BaseException) -> dict:
 _WORKER_DOMAIN: DomainClaim | None = None  # held for the worker process's lifetime
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with(parent_pid: int) -> None:
-    """Have Linux SIGTERM this worker when the eval that started it dies.
-
-    Without it a killed eval left its workers running their episodes: three summaries
-    appeared in an output directory removed after the kill, and the workers held their
-    ROS domains and memory until found by hand.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:  # it died before the request was made
-        os._exit(1)
-
-
 def _init_worker(parent_pid: int) -> None:
     global _WORKER_DOMAIN
-    _die_with(parent_pid)
+    die_with(parent_pid)
     _WORKER_DOMAIN = claim_domain()
     os.environ["ROS_DOMAIN_ID"] = str(_WORKER_DOMAIN.domain)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # an episode is all local

