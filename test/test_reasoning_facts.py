@@ -138,7 +138,7 @@ def test_tentative_tracks_are_left_out_of_facts_and_text_unless_asked_for():
     assert [o.id for o in scene.people()] == [1]
 
 
-def test_on_a_walkway_motion_and_side_are_judged_along_it_not_the_momentary_heading():
+def test_on_a_walkway_motion_and_offset_are_judged_along_it_not_the_momentary_heading():
     import numpy as np
 
     from reasonact_ros.reasoning.facts import motion_axis, scene_facts
@@ -151,6 +151,12 @@ def test_on_a_walkway_motion_and_side_are_judged_along_it_not_the_momentary_head
     on_walkway = Scene(stamp=0.0, robot=turned, objects=(oncoming,), walkway=walkway)
     assert scene_facts(on_walkway)[0].relative_motion == "approaching"
     assert motion_axis(on_walkway) == pytest.approx([1.0, 0.0])
+    # Turned sharply, 70 deg, to cross to the walkway's right: still travelling along it.
+    sharply = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.radians(-70.0)),
+                    objects=(TrackedObject(1, ObjectClass.PEDESTRIAN, 3.0, -1.0, vx=-1.2),),
+                    walkway=walkway)
+    assert motion_axis(sharply) == pytest.approx([1.0, 0.0])
+    assert scene_facts(sharply)[0].relative_motion == "approaching"
     # Without a walkway, the heading is all there is: sideways to it, that is crossing.
     # Their side too: 1 m left of our line along the walkway, right of our heading.
     fact = scene_facts(on_walkway)[0]
@@ -161,9 +167,9 @@ def test_on_a_walkway_motion_and_side_are_judged_along_it_not_the_momentary_head
     # Facing back along the walkway, "our way" is back along it; across it, our heading.
     back = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.pi), walkway=walkway)
     assert motion_axis(back) == pytest.approx([-1.0, 0.0])
-    across = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.radians(80.0)), walkway=walkway)
-    assert motion_axis(across) == pytest.approx([math.cos(math.radians(80.0)),
-                                                  math.sin(math.radians(80.0))])
+    across = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, math.radians(85.0)), walkway=walkway)
+    assert motion_axis(across) == pytest.approx([math.cos(math.radians(85.0)),
+                                                  math.sin(math.radians(85.0))])
 
 
 def test_at_a_corner_the_walkway_has_no_one_direction_and_the_heading_counts():
