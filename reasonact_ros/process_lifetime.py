@@ -2,10 +2,10 @@
 
 A killed ``reasonact eval`` left its workers running their episodes and holding their ROS
 domains; a killed ``reasonact bench`` (or a test run stopped by a time-out) left the
-stack's five node processes publishing on a domain whose claim had died with it, where
-the next claim could land and hear them. Each child asks the kernel for SIGTERM when its
-parent dies. Elsewhere than Linux this does nothing and a killed parent still leaves its
-children running.
+stack's node processes publishing on a domain whose claim had died with it, where the next
+claim could land and hear them; a killed reasoning node left its llama.cpp server. Each
+child asks the kernel for SIGTERM when its parent dies. Elsewhere than Linux this does
+nothing and a killed parent still leaves its children running.
 
 The kernel ties the child to the *thread* that started it: start long-lived children
 from a thread that lives as long as they should (the main thread, as every caller here).
