@@ -48,9 +48,9 @@ class ObjectFact:
     radius_m: float = 0.3
     enters_path_s: float = math.inf  # until its sideways motion brings it into our path strip
     confirmed: bool = True  # False: a tentative track (seen once or twice), see scene_facts
-    # Left of the motion axis (the walkway's direction while the robot travels along it):
-    # unlike lateral_m, it does not change sign as the robot turns in place. None: lateral_m.
-    axis_lateral_m: float | None = None
+    # Left of the motion axis (the walkway's direction while the robot travels along it;
+    # lateral_m where the axis is the heading): it does not swing as the robot turns in place.
+    axis_lateral_m: float = 0.0
 
 
 def _robot_velocity_odom(scene: Scene) -> np.ndarray:

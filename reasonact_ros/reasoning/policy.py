@@ -246,9 +246,8 @@ class RulesPolicy:
             # to its right, followed the walkway into their way, stood there under STOP and
             # was walked into (narrow_passage 15, 31, 36). The side stays the heading's:
             # judged along the walkway, it sent robots turned across it to the far side.
-            axis_lateral = fact.lateral_m if fact.axis_lateral_m is None else fact.axis_lateral_m
             if (fact.relative_motion == "approaching" and fact.ahead
-                    and fact.forward_m <= LOOKAHEAD_M and abs(axis_lateral) <= 2.0):
+                    and fact.forward_m <= LOOKAHEAD_M and abs(fact.axis_lateral_m) <= 2.0):
                 side = self._oncoming_side(fact, keep_side)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
