@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 
 def child_environment(extra: dict | None = None) -> dict:
@@ -38,3 +39,24 @@ def stop(process: subprocess.Popen, grace_s: float = 5.0) -> str:
             continue
     output, _ = process.communicate(timeout=grace_s)
     return output
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (Linux's /proc); a zombie has stopped, only its
+    parent may be gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def kill_if_running(pids) -> None:
+    """SIGKILL whatever of ``pids`` a failed test left running."""
+    for pid in pids:
+        if not running(pid):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # ended between the look and the kill

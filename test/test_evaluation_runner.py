@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from process_tools import kill_if_running, running
 
 from reasonact_ros import cli
 from reasonact_ros.evaluation.commands import add_commands
@@ -235,14 +236,6 @@ run_jobs(plan_jobs(Suite("t", ("head_on",), seeds=1), Path(sys.argv[1])), 1,
 """
 
 
-def _running(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has stopped; only its parent may be gone
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"),
                     reason="workers are tied to the eval with prctl(PR_SET_PDEATHSIG), which "
                            "only Linux has; elsewhere a killed eval still leaves them running")
@@ -261,18 +254,18 @@ def test_a_killed_eval_takes_its_workers_with_it(tmp_path, signal_number):
             assert parent.poll() is None, "the eval ended before its worker started"
             time.sleep(0.1)
         worker = int(next(tmp_path.rglob("pid")).read_text())
-        assert _running(worker)
+        assert running(worker)
         parent.send_signal(signal_number)
         parent.wait(timeout=10.0)
         deadline = time.monotonic() + 10.0
-        while _running(worker) and time.monotonic() < deadline:
+        while running(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _running(worker)
+        assert not running(worker)
     finally:
         parent.kill()
         parent.wait()
-        if worker is not None and _running(worker):
-            os.kill(worker, signal.SIGKILL)
+        if worker is not None:
+            kill_if_running([worker])
 
 
 def test_compare_lists_the_episodes_whose_verdict_changed(tmp_path, capsys):

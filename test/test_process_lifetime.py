@@ -1,13 +1,12 @@
 """Children started through process_lifetime die with the process that started them."""
 
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from process_tools import kill_if_running, running
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"),
@@ -39,14 +38,6 @@ time.sleep(600)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 def _start_and_kill(script: str, tmp_path: Path) -> list[int]:
     """Run ``script``, SIGKILL it once it has written its children's pids; those pids."""
     parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
@@ -67,7 +58,7 @@ def _start_and_kill(script: str, tmp_path: Path) -> list[int]:
 def _wait_gone(pids: list[int], timeout_s: float = 15.0) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        alive = [pid for pid in pids if _alive(pid)]
+        alive = [pid for pid in pids if running(pid)]
         if not alive:
             return []
         time.sleep(0.1)
@@ -78,13 +69,9 @@ def test_a_tied_child_dies_with_its_parent_and_a_plain_one_does_not(tmp_path):
     tied, plain = _start_and_kill(_PARENT_OF_TWO, tmp_path)
     try:
         assert _wait_gone([tied]) == []
-        assert _alive(plain)  # what every child did before: orphaned, still running
+        assert running(plain)  # what every child did before: orphaned, still running
     finally:
-        for pid in (tied, plain):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_if_running([tied, plain])
 
 
 def test_a_killed_bench_takes_the_stacks_node_processes_with_it(tmp_path):
@@ -97,8 +84,4 @@ def test_a_killed_bench_takes_the_stacks_node_processes_with_it(tmp_path):
     try:
         assert _wait_gone(pids) == []
     finally:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_if_running(pids)
