@@ -20,8 +20,8 @@ Its rules, first match wins:
 8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
-10. a slower person ahead walking our way          → PASS_LEFT (overtake), and on while
-                                                      we are beside them
+10. a slower person ahead walking our way          → PASS_LEFT (overtake), and on at our
+                                                      own pace while we are beside them
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
 
@@ -271,11 +271,17 @@ class RulesPolicy:
                     # out of our lane, and following the walkway would drop back in behind
                     # them (overtaking: the robot sat 1.4 m behind a 0.5 m/s walker for
                     # 40 s, flipping between FOLLOW, PASS and SLOW). Carry on past on the
-                    # side we are on. Only someone slower than PASS_SPEED_MPS, and never
-                    # faster than OVERTAKE_SPEED_MPS: "our way" is the way we face, and a
-                    # robot turned round to let people by, told to overtake at their speed
-                    # plus a margin, chased people walking away from its goal (replay 13).
+                    # side we are on, at our own pace: at OVERTAKE_SPEED_MPS the robot
+                    # spent 8 s alongside a 0.5 m/s walker (3 s behind DWA, which brushes
+                    # past them at 0.4 m). Only someone slower than PASS_SPEED_MPS, at a
+                    # fixed pace, not theirs plus a margin: "our way" is the way we face,
+                    # and a robot turned round to let people by, told to overtake at their
+                    # speed plus a margin, chased people walking away from its goal
+                    # (replay 13).
                     side = Behavior.PASS_LEFT if fact.lateral_m < 0.0 else Behavior.PASS_RIGHT
+                    return (side, CRUISE_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                            f"We are beside them and faster: go on past on the "
+                            f"{side.name[5:].lower()}.")
                 else:
                     continue
                 # Someone at our passing speed or faster is followed at it, as before.
