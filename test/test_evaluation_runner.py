@@ -153,7 +153,8 @@ def test_compare_prints_deltas_and_writes_files(tmp_path, capsys):
     printed = _compare_a_with_b(tmp_path, out, capsys)
     assert "| success_rate | 0.5 | 1 | 0.5 | +100.0 % | better |" in printed
     assert "| mean_time_to_goal_s | 30 | 22 | -8 | -26.7 % | better |" in printed
-    assert "| head_on | 0 | 1 | 1 |" in printed
+    assert "| head_on | 0 -> 1 | 1 -> 0 | - | - | - -> 20 |" in printed
+    assert "| crowd | 1 | 0 | - | - | 30 -> 24 |" in printed
     assert (out / "compare.md").is_file()
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,12 @@ from reasonact_ros.evaluation.metrics import (
     time_where_both_succeeded,
     wilson_interval,
 )
-from reasonact_ros.evaluation.report import comparison_table, metrics_table, report_text
+from reasonact_ros.evaluation.report import (
+    comparison_table,
+    metrics_table,
+    report_text,
+    scenario_comparison_table,
+)
 
 
 def episode(scenario: str, success: bool, **fields) -> dict:
@@ -111,6 +116,22 @@ def test_metrics_table_has_a_row_per_scenario():
     assert lines[2].startswith("| **all** | 4 | 0.5 |")
     assert any(line.startswith("| crowd | 2 |") for line in lines)
     assert any(line.startswith("| head_on | 2 |") for line in lines)
+
+
+def test_scenario_comparison_shows_where_a_change_helped_and_where_it_cost():
+    a = aggregate([episode("crowd", True, time_to_goal_s=30.0, intimate_time_fraction=0.007,
+                           personal_time_fraction=0.1358),
+                   episode("overtaking", True, time_to_goal_s=20.1,
+                           personal_time_fraction=0.0329)])
+    b = aggregate([episode("crowd", False, collisions=1, intimate_time_fraction=0.007,
+                           personal_time_fraction=0.1323),
+                   episode("overtaking", True, time_to_goal_s=17.21,
+                           personal_time_fraction=0.012)])
+    table = scenario_comparison_table(a, b).splitlines()
+    assert table[0] == "| scenario | success | contacts | intimate | personal | time to goal [s] |"
+    assert table[2] == "| crowd | 1 -> 0 | 0 -> 1 | 0.70 % | 13.58 % -> 13.23 % | 30 -> - |"
+    assert table[3] == "| overtaking | 1 | 0 | 0.00 % | 3.29 % -> 1.20 % | 20.1 -> 17.21 |"
+    assert scenario_comparison_table({}, {}) == ""
 
 
 def test_report_names_the_episodes_that_left_lockstep():

@@ -219,16 +219,11 @@ def run_compare(args) -> int:
         print(note)
     rows = compare(a, b)
     table = report.comparison_table(rows, str(args.dir_a), str(args.dir_b))
-    per_scenario = []
-    for name in sorted(set(a.get("by_scenario", {})) | set(b.get("by_scenario", {}))):
-        ra = a.get("by_scenario", {}).get(name, {}).get("success_rate")
-        rb = b.get("by_scenario", {}).get(name, {}).get("success_rate")
-        delta = rb - ra if ra is not None and rb is not None else None
-        per_scenario.append((name, ra, rb, delta))
-    scenario_table = report.markdown_table(["scenario", "success A", "success B", "delta"],
-                                           per_scenario)
+    scenario_table = report.scenario_comparison_table(a, b)
     print(table)
-    if per_scenario:
+    if scenario_table:
+        print()
+        print("By scenario (A -> B where they differ):")
         print()
         print(scenario_table)
     both = _time_where_both_succeeded_text(args.dir_a, args.dir_b)

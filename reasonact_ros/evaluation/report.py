@@ -121,6 +121,39 @@ def write_report(records: Sequence[dict], metrics: dict, path: Path) -> Path:
     return path
 
 
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
+# (metrics key, column title, format) of `reasonact compare`'s per-scenario table: where a
+# change of behaviour helped and where it cost.
+SCENARIO_COMPARISON = (
+    ("success_rate", "success", fmt),
+    ("collisions", "contacts", fmt),
+    ("intimate_time_fraction", "intimate", _percent),
+    ("personal_time_fraction", "personal", _percent),
+    ("mean_time_to_goal_s", "time to goal [s]", lambda v: fmt(v, 4)),
+)
+
+
+def scenario_comparison_table(metrics_a: dict, metrics_b: dict) -> str:
+    """One row per scenario of either run; a cell is "A -> B" where the runs differ and
+    the one value where they agree ('' when neither run has scenarios)."""
+    per_a = metrics_a.get("by_scenario") or {}
+    per_b = metrics_b.get("by_scenario") or {}
+    rows = []
+    for name in sorted(set(per_a) | set(per_b)):
+        row = [name]
+        for key, _, show in SCENARIO_COMPARISON:
+            a = show(per_a.get(name, {}).get(key))
+            b = show(per_b.get(name, {}).get(key))
+            row.append(a if a == b else f"{a} -> {b}")
+        rows.append(row)
+    if not rows:
+        return ""
+    return markdown_table(["scenario", *(title for _, title, _ in SCENARIO_COMPARISON)], rows)
+
+
 def comparison_table(rows: Sequence[dict], name_a: str = "A", name_b: str = "B") -> str:
     """The rows of ``metrics.compare`` as a Markdown table."""
     body = []
