@@ -124,9 +124,10 @@ def test_perception_killed_planner_stops_on_stale_scene():
 def test_llm_down_slow_or_garbage_falls_back_to_rules_and_control_keeps_running(tmp_path):
     server = FakeLLMServer(mode="ok", hang_s=5.0, seed=4)
     with server:
-        # overtaking: 40 s to the goal, behind a slow walker. The four windows take 17-20 s
-        # of sim time; in empty_walkway (16 s) the episode restarted inside the last one
-        # and its clock went back (a window of negative length, no decisions counted).
+        # overtaking: behind a slow walker and slowed by the fake LLM's answers, the robot
+        # is 10 m short of its goal when the four windows end (17-20 s of sim time; seed
+        # 1, measured in session 17). In empty_walkway (16 s) the episode restarted inside
+        # the last one and its clock went back (a window of negative length, no decisions).
         options = LoopOptions(scenario="overtaking", reasoner="llm",
                               llm_endpoint=server.endpoint, seed=1)
         with ClosedLoop(options) as loop:
