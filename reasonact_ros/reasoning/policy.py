@@ -264,6 +264,9 @@ class RulesPolicy:
             if _walks_our_way(fact) and fact.forward_m <= PASS_LOOKAHEAD_M:
                 if _in_lane(fact):
                     side = Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+                    # Someone at our passing speed or faster is followed at it, as before.
+                    speed = (OVERTAKE_SPEED_MPS if fact.speed_mps < PASS_SPEED_MPS
+                             else PASS_SPEED_MPS)
                 elif (abs(fact.lateral_m) <= OVERTAKE_BESIDE_M
                       and fact.forward_m <= OVERTAKE_BESIDE_M
                       and fact.speed_mps < PASS_SPEED_MPS):
@@ -273,19 +276,15 @@ class RulesPolicy:
                     # 40 s, flipping between FOLLOW, PASS and SLOW). Carry on past on the
                     # side we are on, at our own pace: at OVERTAKE_SPEED_MPS the robot
                     # spent 8 s alongside a 0.5 m/s walker (3 s behind DWA, which brushes
-                    # past them at 0.4 m). Only someone slower than PASS_SPEED_MPS, at a
-                    # fixed pace, not theirs plus a margin: "our way" is the way we face,
+                    # past them at 0.4 m). Only someone slower than PASS_SPEED_MPS, and at
+                    # a fixed pace, not theirs plus a margin: "our way" is the way we face,
                     # and a robot turned round to let people by, told to overtake at their
                     # speed plus a margin, chased people walking away from its goal
                     # (replay 13).
                     side = Behavior.PASS_LEFT if fact.lateral_m < 0.0 else Behavior.PASS_RIGHT
-                    return (side, CRUISE_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
-                            f"We are beside them and faster: go on past on the "
-                            f"{side.name[5:].lower()}.")
+                    speed = CRUISE_SPEED_MPS
                 else:
                     continue
-                # Someone at our passing speed or faster is followed at it, as before.
-                speed = OVERTAKE_SPEED_MPS if fact.speed_mps < PASS_SPEED_MPS else PASS_SPEED_MPS
                 return (side, speed, PASS_CLEARANCE_M, fact.id,
                         f"They walk slower than us: overtake on the {side.name[5:].lower()}.")
 
