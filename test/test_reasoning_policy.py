@@ -201,3 +201,19 @@ def test_only_someone_slower_and_beside_us_is_overtaken():
     assert beside(1.15, far_ahead)["behavior"] == "FOLLOW_WALKWAY"
     passed = person(1, -1.5, 0.0, vx=0.5)  # behind us: the overtake is over
     assert beside(1.15, passed)["behavior"] == "FOLLOW_WALKWAY"
+
+
+def test_a_stop_that_would_stand_in_a_walkers_line_slows_instead():
+    # Someone about to cross in front asks for a stop; a walker coming up behind us along
+    # our line would then walk into the robot standing there (crowd 7, 30). Keep moving
+    # slowly, so the planner can step out of their way, and say whose way it is.
+    crossing = person(1, 2.0, 1.2, vy=-1.0)
+    from_behind = person(2, -1.8, 0.1, vx=1.2)
+    action = decide(crossing, from_behind, speed=0.0)
+    assert action["behavior"] == "SLOW" and action["target_id"] == 2
+    assert 0.0 < action["max_speed"] <= 0.4
+    # Passing well to our side, or walking away, they leave the stop as it was.
+    assert decide(crossing, person(2, -1.8, 1.4, vx=1.2), speed=0.0)["behavior"] == "STOP"
+    assert decide(crossing, person(2, -1.2, 0.1, vx=-1.2), speed=0.0)["behavior"] == "STOP"
+    # Told to wait, we wait.
+    assert decide(crossing, from_behind, intent=Intent(wait=True))["behavior"] == "STOP"

@@ -39,6 +39,7 @@ import numpy as np
 
 from reasonact_ros.reasoning.facts import (
     PATH_HALF_WIDTH_M,
+    ROBOT_RADIUS_M,
     RUNNING_SPEED_MPS,
     ObjectFact,
     describe_fact,
@@ -81,6 +82,8 @@ CAUTION_LOOKAHEAD_M = 6.0
 SLOW_SPEED_MPS = 0.4
 YIELD_SPEED_MPS = 0.2
 DEFAULT_CLEARANCE_M = 1.2  # personal space ends here (Hall; the metric)
+INTIMATE_GAP_M = 0.45  # intimate space ends here (Hall; the metric)
+WALKING_INTO_US_S = 2.0  # someone whose path passes this soon within INTIMATE_GAP_M of us
 PASS_CLEARANCE_M = 1.2
 CROWD_CLEARANCE_M = 1.5
 
@@ -156,6 +159,18 @@ class RulesPolicy:
         every_fact = scene_facts(scene, include_unconfirmed=True)
         facts = tuple(f for f in every_fact if f.confirmed)
         behavior, speed, clearance, target, why = self._decide(scene, facts, intent)
+        if behavior == Behavior.STOP and not (intent is not None and intent.wait):
+            walker = _walking_into_us(scene, facts)
+            if walker is not None:
+                # Standing still is only safe where no one walks: among people walking the
+                # walkway, a robot stopped for someone in front (often turned across it)
+                # stood in the next walker's line and was brushed past or walked into
+                # from behind (crowd 7, 30). Slow instead: the planner weighs everyone's
+                # predicted path, the one in front included, and steps out of theirs.
+                behavior, speed, clearance, target = (Behavior.SLOW, SLOW_SPEED_MPS,
+                                                      PASS_CLEARANCE_M, walker.id)
+                why = ("They would walk into us where we stand: keep moving slowly out "
+                       "of their way instead of stopping.")
         if speed > CAUTION_SPEED_MPS and behavior != Behavior.STOP:
             new = _new_in_lane(every_fact)
             if new is not None:
@@ -330,6 +345,30 @@ class RulesPolicy:
         if abs(fact.lateral_m) > 0.15:
             return Behavior.PASS_RIGHT if fact.lateral_m > 0.0 else Behavior.PASS_LEFT
         return Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+
+
+def _walking_into_us(scene: Scene, facts) -> ObjectFact | None:
+    """The person beside or behind us (not ahead) whose straight walk passes within
+    INTIMATE_GAP_M of where we stand within WALKING_INTO_US_S, soonest first."""
+    soonest, found = math.inf, None
+    for fact in facts:
+        if not _is_person(fact) or fact.ahead:
+            continue
+        obj = scene.find(fact.id)
+        if obj is None:
+            continue
+        to_us = np.array([scene.robot.x - obj.x, scene.robot.y - obj.y])
+        velocity = np.array([obj.vx, obj.vy])
+        speed_sq = float(velocity @ velocity)
+        if speed_sq < STATIC_SPEED_MPS**2:
+            continue
+        t_closest = float(to_us @ velocity) / speed_sq
+        if not 0.0 < t_closest <= WALKING_INTO_US_S:
+            continue
+        miss = float(np.linalg.norm(to_us - velocity * t_closest))
+        if miss - fact.radius_m - ROBOT_RADIUS_M < INTIMATE_GAP_M and t_closest < soonest:
+            soonest, found = t_closest, fact
+    return found
 
 
 def _room_beside(scene: Scene, fact: ObjectFact) -> tuple[float, float]:
