@@ -212,6 +212,10 @@ def test_a_stop_that_would_stand_in_a_walkers_line_slows_instead():
     action = decide(crossing, from_behind, speed=0.0)
     assert action["behavior"] == "SLOW" and action["target_id"] == 2
     assert 0.0 < action["max_speed"] <= 0.4
+    # Seen coming 2.5 s out, not only at the last moment: with 2 s, crowd 30 stood under
+    # STOP facing across the walkway until it timed out.
+    further_back = person(2, -3.0, 0.1, vx=1.2)
+    assert decide(crossing, further_back, speed=0.0)["behavior"] == "SLOW"
     # Passing well to our side, or walking away, they leave the stop as it was.
     assert decide(crossing, person(2, -1.8, 1.4, vx=1.2), speed=0.0)["behavior"] == "STOP"
     assert decide(crossing, person(2, -1.2, 0.1, vx=-1.2), speed=0.0)["behavior"] == "STOP"

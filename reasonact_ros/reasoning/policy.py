@@ -83,7 +83,7 @@ SLOW_SPEED_MPS = 0.4
 YIELD_SPEED_MPS = 0.2
 DEFAULT_CLEARANCE_M = 1.2  # personal space ends here (Hall; the metric)
 INTIMATE_GAP_M = 0.45  # intimate space ends here (Hall; the metric)
-WALKING_INTO_US_S = 2.0  # someone whose path passes this soon within INTIMATE_GAP_M of us
+WALKING_INTO_US_S = 3.0  # someone whose path passes this soon within INTIMATE_GAP_M of us
 PASS_CLEARANCE_M = 1.2
 CROWD_CLEARANCE_M = 1.5
 
