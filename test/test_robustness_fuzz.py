@@ -167,6 +167,9 @@ def test_closed_loop_fuzz_rejection_logs_are_throttled(closed_loop_fuzz):
         lines.update(phase["errors_by_node"])
         # Every distinct cause is logged once when first seen (a scan alone has ~8), then
         # throttled to about one line per second: still far fewer lines than messages.
-        bound = 25 + 3 * phase["sim_time_s"]
+        # rclpy throttles by the system clock, so the seconds are wall seconds: where the
+        # world ran slower than real time (goal_pose: 3.9 s of sim time), a bound in sim
+        # seconds failed on a throttled log (40 lines against 36.7).
+        bound = 25 + 3 * max(phase["sim_time_s"], phase["wall_time_s"])
         for node, count in lines.items():
             assert count <= bound, f"{node} logged {count} lines during {phase['topic']}"

@@ -27,7 +27,10 @@ Its rules, first match wins:
 
 Only confirmed tracks take part in these. Then, when the answer would be faster than
 ``CAUTION_SPEED_MPS``, a tentative track in our lane (seen on one or two scans) makes
-it SLOW: the fast reaction to something appearing ahead.
+it SLOW: the fast reaction to something appearing ahead. A STOP (other than "wait")
+becomes SLOW when someone beside or behind us walks a path that passes within the intimate
+zone of where we stand within ``WALKING_INTO_US_S``: standing still is only safe where no
+one walks, and the planner steps out of their way.
 """
 
 from __future__ import annotations
