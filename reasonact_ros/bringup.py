@@ -231,6 +231,8 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
         if not _wait_for_graph(list(nodes.values()), timeout_s=10.0):
             monitor.get_logger().warning("not every publisher found its subscribers within "
                                          "10 s: the first steps may be taken blind")
+        if options.instruction and "reasoning" in nodes:
+            _wait_for_instruction(nodes["reasoning"], monitor, timeout_s=120.0)
         sim.start()
         while not sim.finished and time.monotonic() - wall_start < options.wall_timeout_s:
             time.sleep(0.05)
@@ -295,6 +297,19 @@ def _wait_for_graph(nodes: list[Node], timeout_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _wait_for_instruction(reasoning, monitor: Node, timeout_s: float) -> None:
+    """An episode's instruction is given before it starts: wait until the reasoning
+    node has answered it (grounding runs on its own thread; the first loads a sentence
+    model), or the simulator would run its first seconds without it."""
+    deadline = time.monotonic() + timeout_s
+    while reasoning.instructions_answered < 1:
+        if time.monotonic() >= deadline:
+            monitor.get_logger().warning(f"the instruction was not answered within "
+                                         f"{timeout_s:.0f} s: the episode starts without it")
+            return
+        time.sleep(0.02)
 
 
 def _summary(options: EpisodeOptions, scenario: Scenario, world, monitor: EpisodeMonitor,

@@ -1,7 +1,8 @@
 """`reasonact launch sim|stack|robot`: the launch files' compositions without `ros2 launch`.
 
 The same node classes, the same parameter files and the same topic remaps as
-``launch/*.launch.py``, built in one process on one MultiThreadedExecutor:
+``launch/*.launch.py``, built in one process, each node spinning on a thread of its own
+(``NodeSpinners``):
 
 - ``sim``: sim_node free-running at real time (the clock) + the stack on sim time,
   with the scenario's route and walkway given to the planner and perception;
@@ -377,9 +378,10 @@ def run_composition(composition: Composition, stop_after_s: float | None = None)
     """Start, spin until SIGINT/SIGTERM (or ``stop_after_s``), stop in order; exit code."""
     import rclpy
     from rclpy.exceptions import NameValidationException, ParameterException
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import ExternalShutdownException
     from rclpy.signals import SignalHandlerOptions
-    from rclpy.task import Future
+
+    from reasonact_ros.nodes.entrypoint import NodeSpinners
 
     for path in composition.params_files:
         if not Path(path).is_file():
@@ -395,7 +397,7 @@ def run_composition(composition: Composition, stop_after_s: float | None = None)
     previous = {sig: signal.signal(sig, _raise_interrupt)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     nodes: dict = {}
-    executor = None
+    spinners = None
     try:
         try:
             build_nodes(composition, context, nodes)
@@ -408,18 +410,13 @@ def run_composition(composition: Composition, stop_after_s: float | None = None)
         for entry in from_files:
             nodes[STACK_NODES[-1]].get_logger().warning(
                 f"parameter {entry} is not declared by the node and has no effect")
-        executor = MultiThreadedExecutor(num_threads=6, context=context)
-        for node in nodes.values():
-            executor.add_node(node)
+        spinners = NodeSpinners(list(nodes.values()), context)
         if SIM_NODE in nodes:
             nodes[SIM_NODE].start()
         names = ", ".join(nodes)
         nodes[STACK_NODES[-1]].get_logger().info(f"reasonact launch {composition.mode}: {names}")
-        if stop_after_s is None:
-            executor.spin()
-        else:  # tests: the same spin, ended by a future nobody completes
-            executor.spin_until_future_complete(Future(executor=executor),
-                                                timeout_sec=stop_after_s)
+        spinners.start()
+        spinners.wait(stop_after_s)  # tests stop after a while; users with Ctrl-C
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -427,8 +424,8 @@ def run_composition(composition: Composition, stop_after_s: float | None = None)
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         # Callbacks first, so nothing the stack computes can follow the zero command.
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
+        if spinners is not None:
+            spinners.shutdown(timeout_sec=2.0)
         for node in reversed(list(nodes.values())):  # safety first: zero at the base
             shutdown = getattr(node, "on_shutdown", None)
             if shutdown is not None:

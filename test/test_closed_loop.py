@@ -30,6 +30,18 @@ def test_robot_reaches_goal_in_empty_scenario(tmp_path):
     assert (tmp_path / "episode.gif").stat().st_size > 0
 
 
+def test_an_episodes_instruction_holds_from_its_first_step():
+    # Grounding runs on the reasoning node's own thread and the first instruction loads
+    # a sentence model for seconds; the lockstep simulator must not run meanwhile (it
+    # did: the first 2 s at 1.47 m/s under "at most 0.5 m/s").
+    trajectory = []
+    summary = run_episode(EpisodeOptions(scenario="empty_walkway", seed=1, mppi_samples=400,
+                                         instruction="go at most 0.5 m/s"),
+                          gif=False, trajectory=trajectory)
+    assert summary["outcome"] == "goal_reached", summary
+    assert max(step["v"] for step in trajectory) <= 0.5 + 1e-6
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "reasonact_ros.cli", *args],
                           capture_output=True, text=True, timeout=120)

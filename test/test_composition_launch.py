@@ -16,6 +16,7 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from process_tools import start_python, stop
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
 
 from reasonact_ros import composition
 from reasonact_ros.nodes import qos
@@ -196,3 +197,67 @@ def test_reasoner_choices_are_the_reasoning_node_backends():
     from reasonact_ros.nodes.reasoning_node import BACKENDS
 
     assert set(composition.REASONERS) == set(BACKENDS)
+
+
+class _Blocking(Node):
+    """A node whose timer callback blocks until released, and a node that counts ticks."""
+
+    def __init__(self, name, context, release=None):
+        super().__init__(name, context=context)
+        self.ticks = 0
+        self.release = release
+        self.create_timer(0.01, self._tick)
+
+    def _tick(self):
+        self.ticks += 1
+        if self.release is not None:
+            self.release.wait()
+
+
+def test_node_spinners_keep_one_node_going_while_another_is_stuck_in_a_callback():
+    from reasonact_ros.nodes.entrypoint import NodeSpinners
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    release = threading.Event()
+    stuck = _Blocking("stuck", context, release)
+    counter = _Blocking("counter", context)
+    spinners = NodeSpinners([stuck, counter], context)
+    try:
+        spinners.start()
+        deadline = time.monotonic() + 30.0
+        while counter.ticks < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # One executor for both would have stopped at the stuck node's first tick.
+        assert stuck.ticks == 1 and counter.ticks >= 20
+    finally:
+        release.set()
+        spinners.shutdown()
+        stuck.destroy_node()
+        counter.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def test_node_spinners_hand_a_callbacks_error_to_the_waiting_thread():
+    from reasonact_ros.nodes.entrypoint import NodeSpinners
+
+    class Failing(Node):
+        def __init__(self, context):
+            super().__init__("failing", context=context)
+            self.create_timer(0.01, self._fail)
+
+        def _fail(self):
+            raise ValueError("a bug in a callback")
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = Failing(context)
+    spinners = NodeSpinners([node], context)
+    try:
+        spinners.start()
+        with pytest.raises(ValueError, match="a bug in a callback"):
+            spinners.wait(timeout_s=60.0)
+    finally:
+        spinners.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)

@@ -388,3 +388,41 @@ def test_on_sim_time_a_stamp_far_ahead_is_a_wrong_stamp_not_time(nodes):
     stamps = [conversions.decision_from_msg(m).stamp for m in published]
     assert stamps[0] == pytest.approx(0.05)
     assert all(stamp < 1.0 for stamp in stamps[1:])
+
+
+def test_instructions_are_answered_in_order_off_the_thread_that_hands_them_in():
+    import threading
+
+    from std_msgs.msg import String
+
+    from reasonact_ros.nodes.reasoning_node import InstructionWorker
+
+    grounding = threading.Event()  # the first instruction "loads a model" until set
+    started = threading.Event()
+    answered, threads, dropped = [], set(), []
+
+    def answer(msg):
+        threads.add(threading.current_thread().name)
+        if msg.data == "0":
+            started.set()
+            grounding.wait()
+        answered.append(msg.data)
+
+    worker = InstructionWorker(answer, lambda msg: dropped.append(msg.data), depth=10)
+    try:
+        worker.submit(String(data="0"))
+        assert started.wait(30.0)
+        for k in range(1, 13):  # each returns at once although "0" is still being grounded
+            worker.submit(String(data=str(k)))
+        assert answered == []
+        grounding.set()
+        deadline = time.monotonic() + 30.0
+        while len(answered) < 11 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        grounding.set()
+        worker.close()
+    # "1" and "2" were the oldest waiting when "11" and "12" came: dropped, and said so.
+    assert answered == ["0", *map(str, range(3, 13))]
+    assert dropped == ["1", "2"]
+    assert threads == {"instructions"}

@@ -73,10 +73,6 @@ from reasonact_ros.stamped_inputs import SAME_INSTANT_S, SensorSchedule, Stamped
 
 
 class PlannerNode(Node):
-    # Inputs only store the latest message and the cycle is the one long callback: one
-    # thread keeps the control timer regular (see spin_node).
-    executor_threads = 1
-
     def __init__(self, **kwargs):
         super().__init__("planner_node", **kwargs)
         self._odom_frame = declare(self, "odom_frame", "odom", "Odometry frame (REP-105)",

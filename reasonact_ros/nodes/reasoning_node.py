@@ -8,8 +8,9 @@ scene is stamped no earlier than the scene, whatever the clock had reached.
 
 The engine answers at once with a rules decision while an LLM call (if a
 back-end is configured) runs in the background, so a slow or dead model never
-delays a decision. Everything
-published on ``decision`` has passed the validator.
+delays a decision. Instructions are grounded on a thread of their own too (the
+first loads a sentence model, ~4 s), answered in order. Everything published on
+``decision`` has passed the validator.
 
 Outputs: ``decision``, ``~/explanation``, ``~/scene_text``, ``~/trace`` (one
 JSON ReAct record per step) and ``~/stats`` (JSON counters).
@@ -17,9 +18,11 @@ JSON ReAct record per step) and ``~/stats`` (JSON counters).
 
 from __future__ import annotations
 
+import collections
 import json
+import threading
+from collections.abc import Callable
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import String
 from visualization_msgs.msg import Marker
@@ -32,6 +35,54 @@ from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.reasoning.engine import ReasoningEngine
 
 BACKENDS = ("rules", "llm", "local")
+INSTRUCTION_QUEUE_DEPTH = 10  # as the topic's history: the newest ten wait their turn
+
+
+class InstructionWorker:
+    """Hands instructions to ``answer`` in order on a thread of its own (started with
+    the first), so that grounding never holds up the executor that decides on scenes.
+    While one is grounded the newest ``depth`` wait; an older one is dropped and
+    ``on_drop`` is told."""
+
+    def __init__(self, answer: Callable[[String], None], on_drop: Callable[[String], None],
+                 depth: int = INSTRUCTION_QUEUE_DEPTH):
+        self._answer, self._on_drop = answer, on_drop
+        self._waiting: collections.deque[String] = collections.deque()
+        self._depth = depth
+        self._wake = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, msg: String) -> None:
+        with self._wake:
+            if self._closing:
+                return
+            if len(self._waiting) >= self._depth:
+                self._on_drop(self._waiting.popleft())
+            self._waiting.append(msg)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="instructions",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+                msg = self._waiting.popleft()
+            self._answer(msg)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop after the instruction being grounded (if any); the waiting are not."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
 
 
 class ReasoningNode(Node):
@@ -86,15 +137,15 @@ class ReasoningNode(Node):
         self._period = 1.0 / rate
         self._last_decided = -float("inf")
 
-        instructions = MutuallyExclusiveCallbackGroup()  # grounding may load a model
-        decide = MutuallyExclusiveCallbackGroup()  # scenes decide too: one step at a time
         self._limits = limits
-        self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND,
-                                 callback_group=decide)
+        self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND)
         # A short queue: instructions sent while the first one loads the embedding model
         # are answered in order instead of only the newest.
-        self.create_subscription(String, "instruction", self._on_instruction,
-                                 qos.LATCHED_LOG, callback_group=instructions)
+        self._instructions = InstructionWorker(self._answer_instruction,
+                                               self._drop_instruction)
+        self.instructions_answered = 0
+        self.create_subscription(String, "instruction", self._instructions.submit,
+                                 qos.LATCHED_LOG)
         self._decision_publisher = self.create_publisher(BehaviorDecision, "decision",
                                                          qos.COMMAND)
         self._explanation_publisher = self.create_publisher(String, "~/explanation",
@@ -103,8 +154,8 @@ class ReasoningNode(Node):
         self._trace_publisher = self.create_publisher(String, "~/trace", 10)
         self._stats_publisher = self.create_publisher(String, "~/stats", 1)
         self._marker_publisher = self.create_publisher(Marker, "~/decision_marker", 1)
-        self.create_timer(self._period, self._on_timer, callback_group=decide)
-        self.create_timer(1.0, self._publish_stats, callback_group=decide)
+        self.create_timer(self._period, self._on_timer)
+        self.create_timer(1.0, self._publish_stats)
         self._last_explanation = ""
 
     def _now(self) -> float:
@@ -144,7 +195,12 @@ class ReasoningNode(Node):
         self._engine.grounder = grounder
         self.get_logger().info("instruction grounding with sentence embeddings ready")
 
-    def _on_instruction(self, msg: String) -> None:
+    def _drop_instruction(self, msg: String) -> None:
+        self.get_logger().warning(
+            f"instruction dropped unanswered, {INSTRUCTION_QUEUE_DEPTH} newer ones wait: "
+            f"{msg.data[:80]!r}", throttle_duration_sec=1.0)
+
+    def _answer_instruction(self, msg: String) -> None:
         if self._use_embeddings:
             self._load_embeddings()
         accepted, explanation = self._engine.set_instruction(msg.data)
@@ -153,6 +209,7 @@ class ReasoningNode(Node):
         # severity: rclpy raises if a call site changes severity.
         self._last_explanation = explanation
         self._explanation_publisher.publish(String(data=explanation))
+        self.instructions_answered += 1
         if accepted:
             self.get_logger().info(f"instruction {explanation}", throttle_duration_sec=1.0)
         else:
@@ -201,6 +258,7 @@ class ReasoningNode(Node):
         self._stats_publisher.publish(String(data=json.dumps(self.stats, default=str)))
 
     def on_shutdown(self) -> None:
+        self._instructions.close()
         self._engine.close()
         if self._local_server is not None:
             self._local_server.__exit__(None, None, None)

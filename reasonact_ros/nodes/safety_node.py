@@ -35,8 +35,6 @@ from reasonact_ros.stamped_inputs import SensorSchedule
 
 
 class SafetyNode(Node):
-    executor_threads = 1  # one callback group anyway; one thread forwards soonest
-
     def __init__(self, **kwargs):
         super().__init__("safety_node", **kwargs)
         stamped = declare(self, "use_stamped_cmd_vel", False,

@@ -106,6 +106,10 @@ class BagRecorder(Node):
     standalone too.
     """
 
+    # A pool (see spin_node): the flush writes to disk while subscriptions keep taking
+    # messages; each callback is short and under one lock.
+    executor_threads = 3
+
     def __init__(self, path: str | Path = "bag", storage: str = "mcap",
                  topics: Sequence[TopicSpec | str] | None = None,
                  timestamps: str = "receive", flush_period_s: float = 1.0,

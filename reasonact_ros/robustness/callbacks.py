@@ -186,7 +186,7 @@ def fuzz_reasoning(nodes: NodeContext, fuzzer: MessageFuzzer, count: int) -> Cal
     node._decision_publisher = Recorder(report.outputs)
     for i in range(count):
         msg, case = fuzzer.make("instruction", _now(node))
-        report.call("instruction", case, node._on_instruction, msg)
+        report.call("instruction", case, node._answer_instruction, msg)
         scene = scene_to_msg(Scene(stamp=_now(node), robot=Pose2D()))
         if i % 2:
             scene.robot_pose.position.x = math.nan  # a scene the node must reject
