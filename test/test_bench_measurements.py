@@ -96,3 +96,17 @@ def test_the_stack_slows_down_for_a_person_who_appears(tmp_path):
     stage = out["reaction_latency_stages_ms"][0]
     assert stage["scene"] is not None and stage["decision"] is not None, stage
     assert stage["decision_behavior"] in ("SLOW", "PASS_LEFT", "PASS_RIGHT", "STOP"), stage
+
+
+@pytest.mark.ros
+def test_the_composed_stack_slows_down_for_a_person_who_appears(tmp_path):
+    # `reasonact launch stack`: the four nodes in one process. On one shared thread pool
+    # it never cruised on 2 cores (the bench raised "never cruised").
+    with claim_domain() as claim:
+        out = bench.measure_reaction_latency(claim.domain, trials=1, log_dir=tmp_path,
+                                             log=lambda text: None, baseline_s=1.0,
+                                             composed=True)
+    assert out["composed_reaction_latency_trials"] == 1, out
+    assert 0.0 < out["composed_reaction_latency_ms_p50"] < 5000.0
+    stage = out["composed_reaction_latency_stages_ms"][0]
+    assert stage["scene"] is not None and stage["decision"] is not None, stage

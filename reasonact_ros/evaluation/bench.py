@@ -22,6 +22,8 @@ and 360-beam ``scan`` messages at 10 Hz, like a lidar.
   that answers every request after 5 s; while the first request hangs, the
   planner's ``cmd_vel_nav`` messages are timed. A cycle is on time when it follows
   the previous one within 1.5 control periods.
+- composed reaction latency: the same trials against ``reasonact launch stack``, the
+  four nodes in one process (how a robot runs the stack without ``ros2 launch``).
 
 Not a test: the numbers depend on the machine and on what else runs on it.
 """
@@ -57,7 +59,8 @@ NODES = ("perception_node", "reasoning_node", "planner_node", "safety_node")
 BENCH_KEYS = ("mppi_cycle_ms_p50", "mppi_cycle_ms_p95", "mppi_samples", "mppi_steps",
               "safety_scan_ms_p50", "lidar_perception_ms_p50", "camera_detector_fps",
               "sim_rtf_no_camera", "sim_rtf_camera", "reaction_latency_ms_p50",
-              "reaction_latency_ms_p95", "planner_on_time_fraction_during_llm_stall")
+              "reaction_latency_ms_p95", "planner_on_time_fraction_during_llm_stall",
+              "composed_reaction_latency_ms_p50", "composed_reaction_latency_ms_p95")
 
 
 def _reason(error: BaseException) -> str:
@@ -175,9 +178,11 @@ def node_environment(domain_id: int) -> dict:
 
 
 class NodeProcesses:
-    """The stack's nodes, one process each; stopped with INT, then TERM, then KILL."""
+    """The stack's nodes, one process each, or with ``composed`` all four in one
+    (``reasonact launch stack``); stopped with INT, then TERM, then KILL."""
 
-    def __init__(self, domain_id: int, overrides: dict[str, list[str]], log_dir: Path):
+    def __init__(self, domain_id: int, overrides: dict[str, list[str]], log_dir: Path,
+                 composed: bool = False):
         from reasonact_ros.share import share_path
 
         self.processes: dict[str, subprocess.Popen] = {}
@@ -185,11 +190,22 @@ class NodeProcesses:
         params = str(share_path("config", "reasonact.yaml"))
         env = node_environment(domain_id)
         log_dir.mkdir(parents=True, exist_ok=True)
-        for name in NODES:
-            args = [sys.executable, "-m", f"reasonact_ros.nodes.{name}", "--ros-args",
+        commands = {}
+        if composed:
+            args = [sys.executable, "-m", "reasonact_ros.cli", "launch", "stack",
                     "--params-file", params]
-            for override in overrides.get(name, []):
-                args += ["-p", override]
+            for name in NODES:
+                for override in overrides.get(name, []):
+                    args += ["-p", f"{name}.{override}"]
+            commands["stack"] = args
+        else:
+            for name in NODES:
+                args = [sys.executable, "-m", f"reasonact_ros.nodes.{name}", "--ros-args",
+                        "--params-file", params]
+                for override in overrides.get(name, []):
+                    args += ["-p", override]
+                commands[name] = args
+        for name, args in commands.items():
             log = log_dir / f"{name}.log"
             self.logs[name] = log
             with log.open("w") as handle:
@@ -201,8 +217,10 @@ class NodeProcesses:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     def tail(self, name: str, lines: int = 3) -> str:
+        """The last lines of a node's log (the composed stack's, when composed)."""
+        log = self.logs.get(name, self.logs.get("stack"))
         try:
-            text = self.logs[name].read_text(errors="replace").strip().splitlines()
+            text = log.read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
         return " | ".join(text[-lines:])
@@ -436,13 +454,15 @@ def _route_override() -> str:
 
 def measure_reaction_latency(domain_id: int, trials: int, log_dir: Path,
                              log: Callable[[str], None], control_period_s: float = 0.05,
-                             baseline_s: float = LLM_STALL_S) -> dict:
-    """Wall time [ms] from a person appearing in the scan to the first slower cmd_vel."""
+                             baseline_s: float = LLM_STALL_S, composed: bool = False) -> dict:
+    """Wall time [ms] from a person appearing in the scan to the first slower cmd_vel;
+    with ``composed`` the keys start with ``composed_``."""
     overrides = {"planner_node": [_route_override()], "reasoning_node": ["backend:=rules"]}
     robot = RobotStandIn(domain_id)
     latencies, planner_latencies, failures, stages = [], [], [], []
+    where = "composed" if composed else "reaction"
     try:
-        with NodeProcesses(domain_id, overrides, log_dir / "reaction") as nodes:
+        with NodeProcesses(domain_id, overrides, log_dir / where, composed) as nodes:
             if robot.wait_cruising(60.0) is None:
                 raise RuntimeError("the stack never cruised above "
                                    f"{MIN_CRUISE_MPS} m/s (dead: {nodes.dead()}; "
@@ -488,7 +508,7 @@ def measure_reaction_latency(domain_id: int, trials: int, log_dir: Path,
                         stage[name] = (None if times[name] is None
                                        else 1e3 * (times[name] - start))
                     stages.append(stage)
-                    log(f"bench: reaction trial {trial + 1}/{trials}: "
+                    log(f"bench: {where} trial {trial + 1}/{trials}: "
                         f"{latencies[-1]:.0f} ms (scene {_ms(stage['scene'])}, decision "
                         f"{_ms(stage['decision'])} {stage['decision_behavior']}, planner "
                         f"{_ms(stage['planner'])}; cruise {cruise:.2f} m/s under "
@@ -508,7 +528,7 @@ def measure_reaction_latency(domain_id: int, trials: int, log_dir: Path,
         values = [stage[name] for stage in stages if stage[name] is not None]
         if values:
             out[f"{name}_reaction_latency_ms_p50"] = float(np.percentile(values, 50))
-    return out
+    return {f"composed_{key}": value for key, value in out.items()} if composed else out
 
 
 def _ms(value: float | None) -> str:
@@ -634,12 +654,19 @@ def run_bench(quick: bool, out_dir: Path, log: Callable[[str], None] | None = No
             domain = claim.domain
             control_rate = float(_planner_params().get("control_rate", 20.0))
             for keys, what, fn in (
-                    (("reaction_latency_ms_p50", "reaction_latency_ms_p95"), "reaction latency",
+                    (("reaction_latency_ms_p50", "reaction_latency_ms_p95"),
+                     "reaction latency (node processes)",
                      lambda: measure_reaction_latency(domain, 3 if quick else 15,
                                                       out_dir / "logs", log, 1.0 / control_rate)),
-                    (("planner_on_time_fraction_during_llm_stall",), "planner during LLM stall",
-                     lambda: measure_llm_stall(domain, out_dir / "logs", log, control_rate))):
-                log(f"bench: {what} (node processes) ...")
+                    (("planner_on_time_fraction_during_llm_stall",),
+                     "planner during LLM stall (node processes)",
+                     lambda: measure_llm_stall(domain, out_dir / "logs", log, control_rate)),
+                    (("composed_reaction_latency_ms_p50", "composed_reaction_latency_ms_p95"),
+                     "reaction latency (one process: reasonact launch stack)",
+                     lambda: measure_reaction_latency(domain, 3 if quick else 15,
+                                                      out_dir / "logs", log, 1.0 / control_rate,
+                                                      composed=True))):
+                log(f"bench: {what} ...")
                 try:
                     measured = fn()
                 except Exception as error:
@@ -650,11 +677,14 @@ def run_bench(quick: bool, out_dir: Path, log: Callable[[str], None] | None = No
                     results[key] = round(value, 3) if isinstance(value, float) else value
                 for key in keys:
                     if results.get(key) is None:
-                        reasons.setdefault(key, "; ".join(measured.get(
-                            "reaction_latency_failures", [])) or "no measurement")
+                        reasons.setdefault(key, "; ".join(
+                            measured.get("reaction_latency_failures", [])
+                            + measured.get("composed_reaction_latency_failures", []))
+                            or "no measurement")
     else:
         for key in ("reaction_latency_ms_p50", "reaction_latency_ms_p95",
-                    "planner_on_time_fraction_during_llm_stall"):
+                    "planner_on_time_fraction_during_llm_stall",
+                    "composed_reaction_latency_ms_p50", "composed_reaction_latency_ms_p95"):
             reasons[key] = "end-to-end measurements skipped"
     results["quick"] = quick
     results["cpu_count"] = os.cpu_count()
