@@ -408,7 +408,8 @@ def test_instructions_are_answered_in_order_off_the_thread_that_hands_them_in():
             grounding.wait()
         answered.append(msg.data)
 
-    worker = InstructionWorker(answer, lambda msg: dropped.append(msg.data), depth=10)
+    worker = InstructionWorker(answer, lambda msg: dropped.append(msg.data),
+                               lambda msg, error: None, depth=10)
     try:
         worker.submit(String(data="0"))
         assert started.wait(30.0)
@@ -426,3 +427,29 @@ def test_instructions_are_answered_in_order_off_the_thread_that_hands_them_in():
     assert answered == ["0", *map(str, range(3, 13))]
     assert dropped == ["1", "2"]
     assert threads == {"instructions"}
+
+
+def test_an_instruction_that_fails_to_ground_is_reported_and_the_next_is_answered():
+    import threading
+
+    from std_msgs.msg import String
+
+    from reasonact_ros.nodes.reasoning_node import InstructionWorker
+
+    answered, errors, done = [], [], threading.Event()
+
+    def answer(msg):
+        if msg.data == "bad":
+            raise ValueError("grounding bug")
+        answered.append(msg.data)
+        done.set()
+
+    worker = InstructionWorker(answer, lambda msg: None,
+                               lambda msg, error: errors.append((msg.data, str(error))))
+    try:
+        worker.submit(String(data="bad"))
+        worker.submit(String(data="keep right"))
+        assert done.wait(30.0)
+    finally:
+        worker.close()
+    assert errors == [("bad", "grounding bug")] and answered == ["keep right"]

@@ -42,11 +42,13 @@ class InstructionWorker:
     """Hands instructions to ``answer`` in order on a thread of its own (started with
     the first), so that grounding never holds up the executor that decides on scenes.
     While one is grounded the newest ``depth`` wait; an older one is dropped and
-    ``on_drop`` is told."""
+    ``on_drop`` is told. An error answering one goes to ``on_error`` and the next is
+    answered: a thread that died would leave every later instruction unanswered."""
 
     def __init__(self, answer: Callable[[String], None], on_drop: Callable[[String], None],
+                 on_error: Callable[[String, Exception], None],
                  depth: int = INSTRUCTION_QUEUE_DEPTH):
-        self._answer, self._on_drop = answer, on_drop
+        self._answer, self._on_drop, self._on_error = answer, on_drop, on_error
         self._waiting: collections.deque[String] = collections.deque()
         self._depth = depth
         self._wake = threading.Condition()
@@ -74,7 +76,11 @@ class InstructionWorker:
                 if self._closing:
                     return
                 msg = self._waiting.popleft()
-            self._answer(msg)
+            try:
+                self._answer(msg)
+            except Exception as error:  # noqa: BLE001 - reported, and the next is answered
+                if not self._closing:  # else the node may be gone: nothing to report with
+                    self._on_error(msg, error)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop after the instruction being grounded (if any); the waiting are not."""
@@ -142,7 +148,8 @@ class ReasoningNode(Node):
         # A short queue: instructions sent while the first one loads the embedding model
         # are answered in order instead of only the newest.
         self._instructions = InstructionWorker(self._answer_instruction,
-                                               self._drop_instruction)
+                                               self._drop_instruction,
+                                               self._instruction_failed)
         self.instructions_answered = 0
         self.create_subscription(String, "instruction", self._instructions.submit,
                                  qos.LATCHED_LOG)
@@ -199,6 +206,11 @@ class ReasoningNode(Node):
         self.get_logger().warning(
             f"instruction dropped unanswered, {INSTRUCTION_QUEUE_DEPTH} newer ones wait: "
             f"{msg.data[:80]!r}", throttle_duration_sec=1.0)
+
+    def _instruction_failed(self, msg: String, error: Exception) -> None:
+        self.get_logger().error(
+            f"instruction not answered, an error in grounding it: "
+            f"{type(error).__name__}: {error} (instruction {msg.data[:80]!r})")
 
     def _answer_instruction(self, msg: String) -> None:
         if self._use_embeddings:
