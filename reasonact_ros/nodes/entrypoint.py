@@ -47,8 +47,8 @@ def spin_node(node_class, args=None) -> int:
         node = node_class()
         # One thread by default: rclpy's multi-threaded executor hands each callback
         # between threads under the GIL, and on 2 cores it left the perception node's
-        # scans unprocessed for 0.2-2 s at a time (bench reaction p95 299 ms; 23 ms on one
-        # thread). Work that may take long runs on a node's own thread (the LLM call, the
+        # scans unprocessed for 0.2-2 s at a time (bench reaction p95 up to 299 ms; 12 ms
+        # on one thread). Work that may take long runs on a node's own thread (the LLM call, the
         # planner's cycle, instruction grounding); a node that wants a pool says so with
         # ``executor_threads``.
         threads = getattr(node, "executor_threads", 1)
@@ -92,7 +92,7 @@ class NodeSpinners:
     (rclcpp's executor-per-node pattern): one slow node does not hold up another, and
     no callback is handed between the threads of a pool. In one process on one
     six-thread MultiThreadedExecutor the stack never cruised on 2 cores (MPPI cycles of
-    0.7-2.9 s, the watchdog stopping the robot); like this it reacts in 12 ms (p50).
+    0.7-2.9 s, the watchdog stopping the robot); like this it reacts in 11 ms (p50).
     """
 
     def __init__(self, nodes, context):
