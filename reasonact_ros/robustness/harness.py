@@ -10,10 +10,11 @@ it logs (``/rosout``) and when (sim time). Faults it can inject:
 - ``rewind()``: the simulator restarts its episode, so sim time jumps backwards;
 - ``drop_scans(fraction)``: the simulator's scan publisher loses that share of scans.
 
-Crashes are counted, not fatal: an exception out of a callback ends
-``MultiThreadedExecutor.spin`` (it re-raises task exceptions), so the spinner thread
-records it and spins again; exceptions in other threads (the simulator's stepping
-thread, the LLM worker) are caught with ``threading.excepthook``.
+Each node spins on a SingleThreadedExecutor of its own thread, as in ``reasonact
+launch``. Crashes are counted, not fatal: an exception out of a callback ends that
+executor's ``spin``, so its spinner thread records it and spins again; exceptions in
+other threads (the simulator's stepping thread, the LLM worker, instruction grounding)
+are caught with ``threading.excepthook``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import rclpy
 import yaml
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import Log
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -180,6 +181,7 @@ class ClosedLoop:
         self._tmp = tempfile.TemporaryDirectory(prefix="reasonact-robustness-")
         self._threads: list[threading.Thread] = []
         self._dead: list[Node] = []
+        self.executors: dict[str, SingleThreadedExecutor] = {}  # one per node, as in launch
 
     # --- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> ClosedLoop:
@@ -211,12 +213,14 @@ class ClosedLoop:
                 self.scenario, self.context)
             self.probe = Probe(context=self.context,
                                parameter_overrides=[Parameter("use_sim_time", value=True)])
-            self.executor = MultiThreadedExecutor(num_threads=6, context=self.context)
-            for node in self.nodes.values():
-                self.executor.add_node(node)
+            for name, node in self.nodes.items():
+                executor = SingleThreadedExecutor(context=self.context)
+                executor.add_node(node)
+                self.executors[name] = executor
+                self._start_thread(lambda executor=executor: self._spin(executor),
+                                   f"spin-{name}")
             self.probe_executor = SingleThreadedExecutor(context=self.context)
             self.probe_executor.add_node(self.probe)
-            self._start_thread(self._spin, "graph-executor")
             self._start_thread(self.probe_executor.spin, "probe-executor")
             self._wait_for_discovery()
             self.sim.start()
@@ -239,7 +243,7 @@ class ClosedLoop:
                     shutdown()
                 except Exception:  # noqa: BLE001 - shutting down anyway; counted
                     self.crashes.append(traceback.format_exc())
-        for executor in (getattr(self, "executor", None), getattr(self, "probe_executor", None)):
+        for executor in [*self.executors.values(), getattr(self, "probe_executor", None)]:
             if executor is not None:
                 executor.shutdown(timeout_sec=2.0)
         for node in [*self.nodes.values(), *self._dead, getattr(self, "probe", None)]:
@@ -257,13 +261,18 @@ class ClosedLoop:
         thread.start()
         self._threads.append(thread)
 
-    def _spin(self) -> None:
+    def _spin(self, executor) -> None:
         while not self._stopping.is_set() and self.context.ok():
             try:
-                self.executor.spin()
+                executor.spin()
                 return
             except Exception:  # noqa: BLE001 - a callback raised: count it, keep spinning
-                self.crashes.append(traceback.format_exc())
+                if self._stopping.is_set():
+                    # The nodes' on_shutdown runs while their executors still spin (so a
+                    # final zero still goes out); a handle it closes then fails in here.
+                    return
+                self.crashes.append(f"{threading.current_thread().name}: "
+                                    f"{traceback.format_exc()}")
 
     def _on_thread_exception(self, args) -> None:
         text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
@@ -335,7 +344,7 @@ class ClosedLoop:
         InvalidHandle in that thread (an artefact of killing in-process).
         """
         node = self.nodes.pop(name)
-        self.executor.remove_node(node)
+        self.executors[name].remove_node(node)
         self._dead.append(node)
         return self.sim_time
 
