@@ -261,3 +261,34 @@ def test_node_spinners_hand_a_callbacks_error_to_the_waiting_thread():
         spinners.shutdown()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def test_node_spinners_with_on_error_report_a_callbacks_error_and_spin_on():
+    from reasonact_ros.nodes.entrypoint import NodeSpinners
+
+    class FailingOnce(Node):
+        def __init__(self, context):
+            super().__init__("failing_once", context=context)
+            self.ticks = 0
+            self.create_timer(0.01, self._tick)
+
+        def _tick(self):
+            self.ticks += 1
+            if self.ticks == 1:
+                raise ValueError("the first tick fails")
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = FailingOnce(context)
+    errors = []
+    spinners = NodeSpinners([node], context, on_error=lambda e: errors.append(e) or True)
+    try:
+        spinners.start()
+        deadline = time.monotonic() + 30.0
+        while node.ticks < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        spinners.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    assert [str(e) for e in errors] == ["the first tick fails"] and node.ticks >= 5

@@ -95,12 +95,19 @@ class NodeSpinners:
     0.7-2.9 s, the watchdog stopping the robot); like this it reacts in 11 ms (p50).
     """
 
-    def __init__(self, nodes, context):
+    def __init__(self, nodes, context,
+                 on_error: Callable[[BaseException], bool] | None = None):
+        """``on_error``: given, a callback's error goes there and that node spins on
+        while it returns True (the robustness harness counts crashes); else the error
+        ends ``wait``."""
+        self._on_error = on_error
         self._executors = []
+        self._executor_of = {}
         for node in nodes:
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)
             self._executors.append(executor)
+            self._executor_of[id(node)] = executor
         self._stopping = threading.Event()
         self._ended = threading.Event()  # a spinner returned: stopping, or a node failed
         self._errors: list[BaseException] = []
@@ -110,11 +117,23 @@ class NodeSpinners:
 
     def _spin(self, executor) -> None:
         try:
-            spin_until_stopped(executor, self._stopping.is_set)
+            while True:
+                try:
+                    spin_until_stopped(executor, self._stopping.is_set)
+                    return
+                except Exception as error:  # noqa: BLE001 - reported, and spun on
+                    if self._on_error is None:
+                        raise
+                    if not self._on_error(error):
+                        return
         except BaseException as error:  # noqa: BLE001 - handed to the main thread
             self._errors.append(error)
         finally:
             self._ended.set()
+
+    def remove(self, node) -> None:
+        """``node`` stops running (its thread spins on with nothing to do)."""
+        self._executor_of[id(node)].remove_node(node)
 
     def start(self) -> None:
         for thread in self._threads:

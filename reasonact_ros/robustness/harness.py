@@ -10,9 +10,9 @@ it logs (``/rosout``) and when (sim time). Faults it can inject:
 - ``rewind()``: the simulator restarts its episode, so sim time jumps backwards;
 - ``drop_scans(fraction)``: the simulator's scan publisher loses that share of scans.
 
-Each node spins on a SingleThreadedExecutor of its own thread, as in ``reasonact
-launch``. Crashes are counted, not fatal: an exception out of a callback ends that
-executor's ``spin``, so its spinner thread records it and spins again; exceptions in
+Each node spins on a SingleThreadedExecutor of its own thread (``NodeSpinners``, as in
+``reasonact launch``). Crashes are counted, not fatal: an exception out of a callback
+ends that executor's ``spin``, so it is recorded and the node spins again; exceptions in
 other threads (the simulator's stepping thread, the LLM worker, instruction grounding)
 are caught with ``threading.excepthook``.
 """
@@ -41,6 +41,7 @@ from std_msgs.msg import String
 from reasonact_ros.bringup import EpisodeOptions, build_nodes
 from reasonact_ros.msg import BehaviorDecision, SceneObservation
 from reasonact_ros.nodes import qos
+from reasonact_ros.nodes.entrypoint import NodeSpinners
 from reasonact_ros.robustness.messages import TOPICS
 from reasonact_ros.scene import Limits
 from reasonact_ros.share import share_path
@@ -181,7 +182,7 @@ class ClosedLoop:
         self._tmp = tempfile.TemporaryDirectory(prefix="reasonact-robustness-")
         self._threads: list[threading.Thread] = []
         self._dead: list[Node] = []
-        self.executors: dict[str, SingleThreadedExecutor] = {}  # one per node, as in launch
+        self.spinners: NodeSpinners | None = None  # one executor thread per node, as launch
 
     # --- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> ClosedLoop:
@@ -213,12 +214,9 @@ class ClosedLoop:
                 self.scenario, self.context)
             self.probe = Probe(context=self.context,
                                parameter_overrides=[Parameter("use_sim_time", value=True)])
-            for name, node in self.nodes.items():
-                executor = SingleThreadedExecutor(context=self.context)
-                executor.add_node(node)
-                self.executors[name] = executor
-                self._start_thread(lambda executor=executor: self._spin(executor),
-                                   f"spin-{name}")
+            self.spinners = NodeSpinners(list(self.nodes.values()), self.context,
+                                         on_error=self._on_crash)
+            self.spinners.start()
             self.probe_executor = SingleThreadedExecutor(context=self.context)
             self.probe_executor.add_node(self.probe)
             self._start_thread(self.probe_executor.spin, "probe-executor")
@@ -243,9 +241,10 @@ class ClosedLoop:
                     shutdown()
                 except Exception:  # noqa: BLE001 - shutting down anyway; counted
                     self.crashes.append(traceback.format_exc())
-        for executor in [*self.executors.values(), getattr(self, "probe_executor", None)]:
-            if executor is not None:
-                executor.shutdown(timeout_sec=2.0)
+        if self.spinners is not None:
+            self.spinners.shutdown(timeout_sec=2.0)
+        if getattr(self, "probe_executor", None) is not None:
+            self.probe_executor.shutdown(timeout_sec=2.0)
         for node in [*self.nodes.values(), *self._dead, getattr(self, "probe", None)]:
             if node is not None:
                 node.destroy_node()
@@ -261,18 +260,15 @@ class ClosedLoop:
         thread.start()
         self._threads.append(thread)
 
-    def _spin(self, executor) -> None:
-        while not self._stopping.is_set() and self.context.ok():
-            try:
-                executor.spin()
-                return
-            except Exception:  # noqa: BLE001 - a callback raised: count it, keep spinning
-                if self._stopping.is_set():
-                    # The nodes' on_shutdown runs while their executors still spin (so a
-                    # final zero still goes out); a handle it closes then fails in here.
-                    return
-                self.crashes.append(f"{threading.current_thread().name}: "
-                                    f"{traceback.format_exc()}")
+    def _on_crash(self, error: BaseException) -> bool:
+        """A callback raised: count it; its node spins on. Not once stopping: the nodes'
+        on_shutdown runs while their executors still spin (so a final zero still goes
+        out), and a handle it closes then fails in a spinner, which then ends."""
+        if self._stopping.is_set():
+            return False
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.crashes.append(f"{threading.current_thread().name}: {text}")
+        return True
 
     def _on_thread_exception(self, args) -> None:
         text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
@@ -312,13 +308,15 @@ class ClosedLoop:
     def mark(self) -> dict[str, int]:
         """How much the probe has recorded so far: a window's start that, unlike sim
         time, survives the episode restarting (sim time jumps back) within the window."""
-        with self.probe._lock:
-            return {"cmd_vel": len(self.probe.cmd_vel),
-                    "cmd_vel_nav": len(self.probe.cmd_vel_nav), "logs": len(self.probe.logs)}
+        return self.probe.snapshot()
 
     def commands_since(self, mark: dict[str, int], topic: str = "cmd_vel") -> list[Command]:
         with self.probe._lock:
             return list(getattr(self.probe, topic)[mark[topic]:])
+
+    def decisions_since(self, mark: dict[str, int]) -> list[tuple[float, int, int, float]]:
+        with self.probe._lock:
+            return list(self.probe.decisions[mark["decisions"]:])
 
     def logs_since(self, mark: dict[str, int], level: int = WARN) -> list[LogLine]:
         with self.probe._lock:
@@ -344,7 +342,7 @@ class ClosedLoop:
         InvalidHandle in that thread (an artefact of killing in-process).
         """
         node = self.nodes.pop(name)
-        self.executors[name].remove_node(node)
+        self.spinners.remove(node)
         self._dead.append(node)
         return self.sim_time
 
