@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reasonact_ros.planning import PlannerInput, make_planner
-from reasonact_ros.planning.mppi import MPPIConfig, MPPIPlanner
+from reasonact_ros.planning.mppi import MPPIConfig, MPPIPlanner, overtaking_us
 from reasonact_ros.scene import (
     Behavior,
     Decision,
@@ -635,3 +635,31 @@ def test_no_relief_passes_closer_than_the_decisions_floor():
                   decide=dataclasses.replace(asked, clearance_floor=1.6))
     assert floored["status"][-1] != "goal_reached"
     assert min_gap_to_people(floored) > 1.55
+
+
+def test_overtaking_us_is_judged_in_the_walkers_frame():
+    # Robot at the origin facing +x at 1 m/s. Behind us walking our way at our pace or
+    # faster: overtaking. Ahead walking our way, oncoming, standing, slower behind us
+    # (someone we overtook): not. Facing across (+y), a walker coming along x from behind
+    # our back is crossing our path, not passing us.
+    positions = np.array([[-2.0, 1.0], [2.0, 1.0], [3.0, 0.5], [-1.0, 0.0], [-1.5, -1.0]])
+    velocities = np.array([[1.3, 0.0], [1.3, 0.0], [-1.2, 0.0], [0.0, 0.0], [0.5, 0.0]])
+    speeds = np.hypot(velocities[:, 0], velocities[:, 1])
+    here = np.zeros(2)
+    assert overtaking_us(positions, velocities, speeds, here, 0.0, 1.0).tolist() == [
+        True, False, False, False, False]
+    assert overtaking_us(positions, velocities, speeds, here, 0.0, 0.0)[4]
+    assert not overtaking_us(positions, velocities, speeds, here, math.pi / 2, 1.0).any()
+
+
+def test_someone_overtaking_us_near_the_goal_is_let_by_not_run_from():
+    # crowd seeds 13, 16, 43: 1.6 m from the goal, someone walking our way passes 0.8 m to
+    # our left. Letting them by fell short of the clearance asked on arrival, so the
+    # robot ran ahead of them at their pace, past the goal (here to x = 9.6 m in 8 s).
+    walker = TrackedObject(1, ObjectClass.PEDESTRIAN, -2.5, -0.7, 1.3, 0.0, 0.25)
+    log = run(small_planner(), Goal(((0.5, 0.0),)), people=[walker], walkway=WALKWAY_4M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), seconds=8.0,
+              start=Pose2D(0.0, -1.5, 0.0))
+    assert log["status"][-1] == "goal_reached"
+    assert max(p.x for p in log["poses"]) < 1.5
+    assert min_gap_to_people(log) > 0.45  # never within the intimate zone

@@ -568,6 +568,21 @@ class MPPIPlanner:
             # way in too close to someone; on the last stretch it may come closer, never
             # nearer than the limits let any decision ask. People see it and step round.
             clearances[:] = relaxed
+        # On the last stretch, someone coming up behind us our way, at our pace or faster,
+        # passes us as walkers overtake one another. Asked even the relieved clearance of
+        # them, letting them by cost more than running ahead at their pace: in `crowd` the
+        # robot, 1.6 m from its goal, was chased along the walkway's edge 8 m past it and
+        # off its end (seeds 13, 16, 43: 46-58 s). They are asked the least any decision may
+        # ask; the collision cost, their personal space and the safety layer still hold.
+        # Not further out: asked less everywhere, the robot held its line while people
+        # overtook it (`replay`: personal time 11 -> 29 %, 3 contacts; replayed people do
+        # not see the robot) and cut in front of the walker it had just overtaken.
+        overtaking = arriving & overtaking_us(np.array([[p.x, p.y] for p in people]),
+                                              velocity, speed, here, inp.robot.yaw,
+                                              inp.velocity.linear)
+        clearances[overtaking] = np.minimum(
+            clearances[overtaking],
+            max(inp.limits.min_person_clearance, decision.clearance_floor))
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
@@ -794,6 +809,26 @@ def _velocities(people: tuple[TrackedObject, ...]) -> tuple[np.ndarray, np.ndarr
     velocity = np.array([[p.vx, p.vy] for p in people], dtype=float).reshape(-1, 2)
     velocity = np.where(np.isfinite(velocity), velocity, 0.0)
     return velocity, np.hypot(velocity[:, 0], velocity[:, 1])
+
+
+def overtaking_us(positions: np.ndarray, velocities: np.ndarray, speeds: np.ndarray,
+                  here: np.ndarray, yaw: float, our_speed: float) -> np.ndarray:
+    """(P,) mask of the people walking our way, at ``our_speed`` or faster, who are behind
+    us along their own way.
+
+    Judged in their frame, not in ours: turned across the walkway, the robot has walkers
+    along it "behind" it who will cross its path, not pass it; counted as overtaking, they
+    were let come closer and the robot stood in their line (`crowd`, relieved all the
+    way: 4 contacts in 42 episodes instead of 0). Our way is theirs within 60 deg of our
+    heading. Someone slower than us is someone we are leaving behind, not passing us.
+    """
+    walking = speeds > MOVING_SPEED
+    their_way = velocities / np.maximum(speeds, 1e-9)[:, None]
+    ahead_of_them = ((here - positions) * their_way).sum(axis=1) > 0.0
+    heading = np.array([math.cos(yaw), math.sin(yaw)])
+    our_pace = our_speed * (their_way @ heading)
+    return (walking & ahead_of_them & (their_way @ heading > 0.5)
+            & (speeds >= our_pace - MOVING_SPEED))
 
 
 def without_people(points: np.ndarray, people: tuple[TrackedObject, ...],
