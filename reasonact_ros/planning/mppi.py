@@ -577,12 +577,12 @@ class MPPIPlanner:
         # Not further out: asked less everywhere, the robot held its line while people
         # overtook it (`replay`: personal time 11 -> 29 %, 3 contacts; replayed people do
         # not see the robot) and cut in front of the walker it had just overtaken.
-        overtaking = arriving & overtaking_us(np.array([[p.x, p.y] for p in people]),
-                                              velocity, speed, here, inp.robot.yaw,
-                                              inp.velocity.linear)
-        clearances[overtaking] = np.minimum(
-            clearances[overtaking],
-            max(inp.limits.min_person_clearance, decision.clearance_floor))
+        if arriving:
+            overtaking = overtaking_us(np.array([[p.x, p.y] for p in people]), velocity,
+                                       speed, here, inp.robot.yaw, inp.velocity.linear)
+            clearances[overtaking] = np.minimum(
+                clearances[overtaking],
+                max(inp.limits.min_person_clearance, decision.clearance_floor))
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
@@ -825,10 +825,9 @@ def overtaking_us(positions: np.ndarray, velocities: np.ndarray, speeds: np.ndar
     walking = speeds > MOVING_SPEED
     their_way = velocities / np.maximum(speeds, 1e-9)[:, None]
     ahead_of_them = ((here - positions) * their_way).sum(axis=1) > 0.0
-    heading = np.array([math.cos(yaw), math.sin(yaw)])
-    our_pace = our_speed * (their_way @ heading)
-    return (walking & ahead_of_them & (their_way @ heading > 0.5)
-            & (speeds >= our_pace - MOVING_SPEED))
+    alignment = their_way @ np.array([math.cos(yaw), math.sin(yaw)])
+    return (walking & ahead_of_them & (alignment > 0.5)
+            & (speeds >= our_speed * alignment - MOVING_SPEED))
 
 
 def without_people(points: np.ndarray, people: tuple[TrackedObject, ...],
