@@ -5,6 +5,7 @@ must move, and SIGINT must end it with exit code 0 after a zero command.
 """
 
 import argparse
+import contextlib
 import math
 import threading
 import time
@@ -199,96 +200,71 @@ def test_reasoner_choices_are_the_reasoning_node_backends():
     assert set(composition.REASONERS) == set(BACKENDS)
 
 
-class _Blocking(Node):
-    """A node whose timer callback blocks until released, and a node that counts ticks."""
+@contextlib.contextmanager
+def _spinners(make_nodes, **kwargs):
+    """NodeSpinners over the nodes ``make_nodes(context)`` builds in a fresh context,
+    started; shut down, the nodes destroyed and the context ended afterwards."""
+    from reasonact_ros.nodes.entrypoint import NodeSpinners
 
-    def __init__(self, name, context, release=None):
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = make_nodes(context)
+    spinners = NodeSpinners(nodes, context, **kwargs)
+    try:
+        spinners.start()
+        yield spinners, nodes
+    finally:
+        spinners.shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def _wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class _Ticking(Node):
+    """A 100 Hz timer counting its ticks; each blocks until ``release`` is set (if
+    given), and the first ``failures`` raise."""
+
+    def __init__(self, name, context, release=None, failures=0):
         super().__init__(name, context=context)
-        self.ticks = 0
-        self.release = release
+        self.ticks, self._release, self._failures = 0, release, failures
         self.create_timer(0.01, self._tick)
 
     def _tick(self):
         self.ticks += 1
-        if self.release is not None:
-            self.release.wait()
+        if self._release is not None:
+            self._release.wait()
+        if self.ticks <= self._failures:
+            raise ValueError(f"tick {self.ticks} fails")
 
 
 def test_node_spinners_keep_one_node_going_while_another_is_stuck_in_a_callback():
-    from reasonact_ros.nodes.entrypoint import NodeSpinners
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
     release = threading.Event()
-    stuck = _Blocking("stuck", context, release)
-    counter = _Blocking("counter", context)
-    spinners = NodeSpinners([stuck, counter], context)
-    try:
-        spinners.start()
-        deadline = time.monotonic() + 30.0
-        while counter.ticks < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        # One executor for both would have stopped at the stuck node's first tick.
-        assert stuck.ticks == 1 and counter.ticks >= 20
-    finally:
-        release.set()
-        spinners.shutdown()
-        stuck.destroy_node()
-        counter.destroy_node()
-        rclpy.try_shutdown(context=context)
+    with _spinners(lambda context: [_Ticking("stuck", context, release),
+                                    _Ticking("counter", context)]) as (_, (stuck, counter)):
+        try:
+            _wait_until(lambda: counter.ticks >= 20)
+            # One executor for both would have stopped at the stuck node's first tick.
+            assert stuck.ticks == 1 and counter.ticks >= 20
+        finally:
+            release.set()  # before the spinners shut down
 
 
 def test_node_spinners_hand_a_callbacks_error_to_the_waiting_thread():
-    from reasonact_ros.nodes.entrypoint import NodeSpinners
-
-    class Failing(Node):
-        def __init__(self, context):
-            super().__init__("failing", context=context)
-            self.create_timer(0.01, self._fail)
-
-        def _fail(self):
-            raise ValueError("a bug in a callback")
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = Failing(context)
-    spinners = NodeSpinners([node], context)
-    try:
-        spinners.start()
-        with pytest.raises(ValueError, match="a bug in a callback"):
+    failing = _spinners(lambda context: [_Ticking("failing", context, failures=10**9)])
+    with failing as (spinners, _):
+        with pytest.raises(ValueError, match="tick 1 fails"):
             spinners.wait(timeout_s=60.0)
-    finally:
-        spinners.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
 
 
 def test_node_spinners_with_on_error_report_a_callbacks_error_and_spin_on():
-    from reasonact_ros.nodes.entrypoint import NodeSpinners
-
-    class FailingOnce(Node):
-        def __init__(self, context):
-            super().__init__("failing_once", context=context)
-            self.ticks = 0
-            self.create_timer(0.01, self._tick)
-
-        def _tick(self):
-            self.ticks += 1
-            if self.ticks == 1:
-                raise ValueError("the first tick fails")
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = FailingOnce(context)
     errors = []
-    spinners = NodeSpinners([node], context, on_error=lambda e: errors.append(e) or True)
-    try:
-        spinners.start()
-        deadline = time.monotonic() + 30.0
-        while node.ticks < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        spinners.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-    assert [str(e) for e in errors] == ["the first tick fails"] and node.ticks >= 5
+    with _spinners(lambda context: [_Ticking("failing_once", context, failures=1)],
+                   on_error=lambda e: errors.append(e) or True) as (_, (node,)):
+        _wait_until(lambda: node.ticks >= 5)
+    assert [str(e) for e in errors] == ["tick 1 fails"] and node.ticks >= 5
