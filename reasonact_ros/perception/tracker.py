@@ -107,10 +107,16 @@ class Track:
     radius: float = 0.25
     person_votes: float = 0.0  # running count of person-shaped detections
     obstacle_votes: float = 0.0
-    has_moved: bool = False  # ever confidently faster than walking-noise
+    has_moved: bool = False  # ever confidently faster than walking-noise, and gone somewhere
     camera_score: float = 0.0  # [0, 1] camera evidence that this is a person, decays
     camera_stamp: float = -math.inf
     camera_hits: int = 0
+
+    origin: np.ndarray | None = None  # [x, y] where it was first seen
+
+    def __post_init__(self):
+        if self.origin is None:
+            self.origin = self.state[:2].copy()
 
     @property
     def position(self) -> np.ndarray:
