@@ -147,6 +147,16 @@ def test_a_post_before_a_barrier_is_passed_on_the_barriers_open_side_from_anywhe
         assert POLICY.propose(scene, None, 0.0)["behavior"] == "PASS_LEFT", robot_y
 
 
+def test_a_thing_on_the_walkway_is_passed_at_our_pace_someone_standing_slowly():
+    # A thing will not step into our way; someone standing may. The barrier of
+    # narrow_passage was passed at the people's passing speed, 6 s along 6 m.
+    barrier = TrackedObject(600, ObjectClass.OBSTACLE, 4.0, -0.5, radius=0.4)
+    thing = decide(barrier, speed=1.2)
+    someone = decide(person(1, 4.0, -0.5), speed=1.2)
+    assert thing["behavior"] == someone["behavior"] == "PASS_LEFT"
+    assert thing["max_speed"] == 1.5 and someone["max_speed"] == 0.8
+
+
 def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
     action = decide(person(1, 0.9, 0.1, vx=1.0))
     assert action["behavior"] == "SLOW" and 0.0 < action["max_speed"] < 1.0

@@ -274,7 +274,12 @@ class RulesPolicy:
             if (_is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M
                     and _in_our_way(scene, fact)):
                 side = self._side_with_room(scene, fact, keep_side, relevant)
-                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
+                # Someone standing may step off; a thing will not, and the planner keeps
+                # its obstacle margin at any speed (the safety layer slows near it). At
+                # PASS_SPEED_MPS the robot crept along narrow_passage's 2 m barrier and
+                # the post before it for 6 s.
+                speed = PASS_SPEED_MPS if _is_person(fact) else CRUISE_SPEED_MPS
+                return (side, speed, PASS_CLEARANCE_M, fact.id,
                         f"It is in our way: pass on the {side.name[5:].lower()}, "
                         "where there is more room.")
 
