@@ -157,6 +157,16 @@ def test_a_thing_on_the_walkway_is_passed_at_our_pace_someone_standing_slowly():
     assert thing["max_speed"] == 1.5 and someone["max_speed"] == 0.8
 
 
+def test_someone_standing_close_ahead_is_stopped_for_only_while_we_close_on_them():
+    # A STOP for as long as they stand never ends (narrow_passage 29: a post tracked as a
+    # person standing 1.1 m ahead held the robot until the timeout). Stopped, we pass.
+    assert decide(person(1, 1.0, 0.1), speed=0.8)["behavior"] == "STOP"
+    stopped = decide(person(1, 1.0, 0.1), speed=0.0)
+    assert stopped["behavior"] in ("PASS_LEFT", "PASS_RIGHT") and stopped["max_speed"] == 0.8
+    # Someone walking at us close in front is stopped for whatever our speed.
+    assert decide(person(1, 1.0, 0.1, vx=-1.0), speed=0.0)["behavior"] == "STOP"
+
+
 def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
     action = decide(person(1, 0.9, 0.1, vx=1.0))
     assert action["behavior"] == "SLOW" and 0.0 < action["max_speed"] < 1.0
