@@ -3,8 +3,8 @@
 """The built-in simulator (sim_node) and the stack on its clock, RViz on request.
 
 sim_node publishes what Gazebo or a robot would (/clock, scan, camera, odom) and takes
-cmd_vel. The scenario's route and walkway are given to the planner and perception
-as a parameter overlay, exactly as `reasonact launch sim` does.
+cmd_vel. The scenario's route and walkway are given to the planner, the reasoning node
+and perception as a parameter overlay, exactly as `reasonact launch sim` does.
 
     ros2 launch reasonact_ros sim.launch.py scenario:=crossing rviz:=true
 """
@@ -42,7 +42,7 @@ def launch_setup(context, *args, **kwargs):
     camera = LaunchConfiguration('camera').perform(context).strip().lower() == 'true'
     real_time_factor = float(LaunchConfiguration('real_time_factor').perform(context))
 
-    # The planner's route, perception's walkway prior and the sensor mounts come from
+    # The route (planner and reasoning), perception's walkway prior and the sensor mounts come from
     # the scenario file.
     scenario_overlay = write_params_file(scenario_parameters(scenario),
                                          name='scenario_overlay.yaml')

@@ -149,7 +149,8 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
     nodes["perception"] = PerceptionNode(context=context, parameter_overrides=[
         sim_time, *from_scenario.get("perception_node", []), *camera_detector])
     if options.reasoner != "none":
-        overrides = [sim_time, Parameter("backend", value=options.reasoner)]
+        overrides = [sim_time, *from_scenario.get("reasoning_node", []),
+                     Parameter("backend", value=options.reasoner)]
         if options.reasoner == "local":
             # Gemma 270M takes seconds per decision on 2 cores; rules decide meanwhile.
             overrides.append(Parameter("llm_timeout", value=30.0))

@@ -198,6 +198,9 @@ def scenario_parameters(scenario) -> dict[str, dict]:
     lidar_x = float(scenario.lidar.mount_x)  # the simulated scan starts there
     camera = scenario.camera
     params: dict[str, dict] = {
+        "reasoning_node": {
+            "route": [float(v) for point in scenario.goal.waypoints for v in point],
+        },
         "planner_node": {
             "route": [float(v) for point in scenario.goal.waypoints for v in point],
             "goal_tolerance": float(scenario.goal.tolerance),

@@ -193,6 +193,7 @@ class Scene:
     walkway: Walkway | None = None
     health: SensorHealth = SensorHealth()
     frame_id: str = "odom"
+    goal: tuple[float, float] | None = None  # where the robot is going, in frame_id, if known
 
     def people(self) -> tuple[TrackedObject, ...]:
         """Confirmed pedestrians, and confirmed UNKNOWN blobs of a person's size.

@@ -98,7 +98,7 @@ def test_sim_composition_drives_the_robot_and_stops_cleanly_on_sigint():
 
 def test_scenario_parameters_give_planner_the_route_and_perception_the_walkway():
     params = composition.scenario_parameters("head_on")
-    assert params["planner_node"]["route"] == [20.0, 0.0]
+    assert params["planner_node"]["route"] == params["reasoning_node"]["route"] == [20.0, 0.0]
     assert params["planner_node"]["goal_tolerance"] == pytest.approx(0.3)
     left, right = params["perception_node"]["walkway_left"], params["perception_node"][
         "walkway_right"]

@@ -64,6 +64,43 @@ def test_reasoning_on_the_timer_only_when_asked(nodes):
     assert len(published) == 1
 
 
+def test_reasoning_knows_the_goal_from_the_route_and_from_goal_pose(nodes):
+    from geometry_msgs.msg import PoseStamped
+
+    from reasonact_ros.nodes.reasoning_node import ReasoningNode
+
+    # Someone crossing 3.5 m ahead is waited for unless the goal is nearer than where
+    # they cross (RulesPolicy: whoever stays beyond our way's end).
+    node = nodes.make(ReasoningNode, route=[1.5, 0.0], instruction_embeddings=False)
+    published = []
+    node._decision_publisher.publish = published.append
+
+    def decide():
+        crosser = TrackedObject(1, ObjectClass.PEDESTRIAN, 3.5, -2.0, 0.0, 1.2)
+        node._on_scene(conversions.scene_to_msg(Scene(
+            stamp=_now(node), robot=Pose2D(), robot_velocity=Velocity2D(0.5, 0.0),
+            objects=(crosser,))))
+        return conversions.decision_from_msg(published[-1]).behavior
+
+    assert decide() == Behavior.PROCEED
+    far = PoseStamped()
+    far.header.frame_id = "odom"
+    far.pose.position.x = 8.0
+    node._on_goal(far)
+    assert decide() in (Behavior.YIELD, Behavior.STOP)
+    elsewhere = PoseStamped()
+    elsewhere.header.frame_id = "map"  # not the scene's frame: decided as if unknown
+    elsewhere.pose.position.x = 1.5
+    node._on_goal(elsewhere)
+    assert decide() in (Behavior.YIELD, Behavior.STOP)
+    # Along a longer route the way left is not the straight line to its end.
+    winding = nodes.make(ReasoningNode, route=[10.0, 0.0, 1.5, 0.0],
+                         instruction_embeddings=False)
+    assert winding._with_goal(Scene(stamp=0.0, robot=Pose2D())).goal is None
+    with pytest.raises(ValueError, match="route"):
+        nodes.make(ReasoningNode, route=[1.5, 0.0, 2.0], instruction_embeddings=False)
+
+
 def _decision(node, behavior, max_speed):
     now = _now(node)
     return conversions.decision_to_msg(Decision(

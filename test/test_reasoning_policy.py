@@ -167,6 +167,21 @@ def test_someone_standing_close_ahead_is_stopped_for_only_while_we_close_on_them
     assert decide(person(1, 1.0, 0.1, vx=-1.0), speed=0.0)["behavior"] == "STOP"
 
 
+def test_who_crosses_beyond_the_goal_is_no_one_to_wait_for():
+    # crowd: 1.5 m from a goal between two streams, the robot stopped again and again for
+    # walkers crossing its heading 3.5 m out, where it was never going.
+    def crossing_at(x, goal):
+        scene = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0), robot_velocity=Velocity2D(0.5, 0.0),
+                      objects=(person(1, x, -2.0, vy=1.2),), walkway=WALKWAY,
+                      health=HEALTHY, goal=goal)
+        return POLICY.propose(scene, None, 0.0)["behavior"]
+
+    assert crossing_at(3.5, goal=None) in ("YIELD", "STOP")
+    assert crossing_at(3.5, goal=(1.5, 0.0)) == "FOLLOW_WALKWAY"
+    assert crossing_at(3.5, goal=(8.0, 0.0)) in ("YIELD", "STOP")
+    assert crossing_at(1.2, goal=(1.5, 0.0)) in ("YIELD", "STOP")  # between us and it
+
+
 def test_someone_close_ahead_walking_our_way_is_followed_not_stopped_for():
     action = decide(person(1, 0.9, 0.1, vx=1.0))
     assert action["behavior"] == "SLOW" and 0.0 < action["max_speed"] < 1.0

@@ -19,10 +19,13 @@ JSON ReAct record per step) and ``~/stats`` (JSON counters).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
+import math
 import threading
 from collections.abc import Callable
 
+from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from std_msgs.msg import String
 from visualization_msgs.msg import Marker
@@ -143,8 +146,24 @@ class ReasoningNode(Node):
         self._period = 1.0 / rate
         self._last_decided = -float("inf")
 
+        # Where the robot is going: the rules leave out whoever stays beyond it. The
+        # planner's goal, as the planner takes it: its route parameter or the latest
+        # goal_pose. Only a route of one point: along a longer one the way left is not the
+        # straight line to its end (a U-shaped route), and this node does not follow it.
+        route = declare(self, "route", [0.0],
+                        "The planner's route in odom as a flat x1, y1, x2, y2, ... list; "
+                        "[0.0] for none (goal_pose then sets the goal). A single goal tells "
+                        "the rules where our way ends", read_only=True)
+        self._goal: tuple[float, float, str] | None = None
+        if len(route) >= 2:
+            if len(route) % 2 or not all(math.isfinite(v) for v in route):
+                raise ValueError(f"parameter route needs finite x, y pairs, got {route}")
+            if len(route) == 2:
+                self._goal = (float(route[0]), float(route[1]), "")
+
         self._limits = limits
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND)
+        self.create_subscription(PoseStamped, "goal_pose", self._on_goal, qos.COMMAND)
         # A short queue: instructions sent while the first one loads the embedding model
         # are answered in order instead of only the newest.
         self._instructions = InstructionWorker(self._answer_instruction,
@@ -177,6 +196,26 @@ class ReasoningNode(Node):
             return
         if self._decide_on_scene:
             self._decide()
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        x, y = msg.pose.position.x, msg.pose.position.y
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})",
+                                    throttle_duration_sec=1.0)
+            return
+        self._goal = (float(x), float(y), msg.header.frame_id)
+
+    def _with_goal(self, scene):
+        """The scene with the goal in it, when the goal is in the scene's frame."""
+        if self._goal is None:
+            return scene
+        x, y, frame = self._goal
+        if frame not in ("", scene.frame_id):
+            self.get_logger().error(
+                f"goal_pose in frame '{frame}' is not the scene's '{scene.frame_id}' (no tf2 "
+                "lookup in this node): decided without it", throttle_duration_sec=5.0)
+            return scene
+        return dataclasses.replace(scene, goal=(x, y))
 
     def _on_timer(self) -> None:
         # Only when scenes stopped deciding (or after a backwards clock jump): the timer is
@@ -238,7 +277,7 @@ class ReasoningNode(Node):
         now = now_at_least(self, self._scene.stamp)
         if not 0.0 <= now - self._scene_received <= self._scene_timeout:
             return  # the planner's stale-decision fallback takes over
-        output = self._engine.step(self._scene, now)
+        output = self._engine.step(self._with_goal(self._scene), now)
         self._last_decided = now
         self._decision_publisher.publish(conversions.decision_to_msg(output.decision))
         self._scene_text_publisher.publish(String(data=output.scene_text))

@@ -25,12 +25,14 @@ Its rules, first match wins:
 11. people close beside us                         → SLOW
 12. nothing relevant                               → FOLLOW_WALKWAY on a walkway, else PROCEED
 
-Only confirmed tracks take part in these. Then, when the answer would be faster than
-``CAUTION_SPEED_MPS``, a tentative track in our lane (seen on one or two scans) makes
-it SLOW: the fast reaction to something appearing ahead. A STOP (other than "wait")
-becomes SLOW when someone beside or behind us walks a path that passes within the intimate
-zone of where we stand within ``WALKING_INTO_US_S``: standing still is only safe where no
-one walks, and the planner steps out of their way.
+Only confirmed tracks take part in these, and only those that come near our way: when the
+scene knows the goal, whoever stays farther from us than it (by both bodies and the
+intimate gap) for CROSSING_HORIZON_S is left out, for we stop there. Then, when the
+answer would be faster than ``CAUTION_SPEED_MPS``, a tentative track in our lane (seen on
+one or two scans) makes it SLOW: the fast reaction to something appearing ahead. A STOP
+(other than "wait") becomes SLOW when someone beside or behind us walks a path that passes
+within the intimate zone of where we stand within ``WALKING_INTO_US_S``: standing still is
+only safe where no one walks, and the planner steps out of their way.
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ class RulesPolicy:
             return (Behavior.SLOW, SLOW_SPEED_MPS, CROWD_CLEARANCE_M, NO_TARGET,
                     "Sensors are not all fresh, so I slow down.")
 
-        relevant = [f for f in facts if f.forward_m > -1.0 and f.distance_m <= LOOKAHEAD_M]
+        relevant = [f for f in facts if f.forward_m > -1.0 and f.distance_m <= LOOKAHEAD_M
+                    and not _beyond_our_way(scene, f)]
         people = [f for f in relevant if _is_person(f)]
 
         # Stopping is for people and moving things. A static obstacle is the planner's to
@@ -359,6 +362,31 @@ class RulesPolicy:
         if abs(fact.lateral_m) > 0.15:
             return Behavior.PASS_RIGHT if fact.lateral_m > 0.0 else Behavior.PASS_LEFT
         return Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+
+
+def _beyond_our_way(scene: Scene, fact: ObjectFact) -> bool:
+    """Whether, on their present course, they stay farther from us than the goal is, by
+    both our bodies and the intimate gap, for CROSSING_HORIZON_S: then they are nowhere
+    near where we will be before we are there.
+
+    Our way ends at the goal. Next to a goal between two streams of walkers (crowd), the
+    rules stopped for people crossing the robot's heading 3 m out, with the goal 1.6 m
+    away, again and again; the last 1.6 m took 15 s (seed 13).
+    """
+    if scene.goal is None:
+        return False
+    obj = scene.find(fact.id)
+    if obj is None:
+        return False
+    here = np.array([scene.robot.x, scene.robot.y])
+    to_goal = float(np.linalg.norm(np.asarray(scene.goal, float) - here))
+    offset = obj.position - here
+    velocity = obj.velocity
+    speed_sq = float(velocity @ velocity)
+    closest = 0.0 if speed_sq < 1e-9 else min(max(-float(offset @ velocity) / speed_sq, 0.0),
+                                               CROSSING_HORIZON_S)
+    miss = float(np.linalg.norm(offset + velocity * closest))
+    return miss - fact.radius_m - ROBOT_RADIUS_M - INTIMATE_GAP_M > to_goal
 
 
 def _walking_into_us(scene: Scene, facts) -> ObjectFact | None:
