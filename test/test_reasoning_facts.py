@@ -1,5 +1,6 @@
 """Scene → facts and text, on hand-made scenes with known geometry."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -88,6 +89,16 @@ def test_describe_scene_names_the_approaching_pedestrian_with_time_to_collision(
     assert text.startswith("We are on a walkway.")
     assert ("A pedestrian is on the walkway 4.2 m ahead, walking towards us "
             "(time to collision 1.8 s).") in text
+
+
+def test_describe_scene_says_where_the_goal_is_in_our_frame():
+    # The rules leave out whoever stays beyond the goal; a model is told where it is.
+    at = dataclasses.replace
+    base = scene(yaw=math.pi / 2)  # facing +y
+    assert "Our goal is 1.6 m away, ahead." in describe_scene(at(base, goal=(0.0, 1.6)))
+    assert "Our goal is 2.0 m away, to the right." in describe_scene(at(base, goal=(2.0, 0.0)))
+    assert "behind us" in describe_scene(at(base, goal=(0.0, -3.0)))
+    assert "goal" not in describe_scene(base)
 
 
 def test_describe_scene_empty_crossing_runner_and_sensor_trouble():

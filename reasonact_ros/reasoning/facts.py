@@ -257,12 +257,28 @@ def describe_fact(fact: ObjectFact, with_id: bool = False) -> str:
     return f"{article} {noun} is{place} {where_phrase(fact)}, {motion}{ttc}."
 
 
+def _describe_goal(scene: Scene) -> str:
+    """Where our way ends, in the robot's frame: whoever stays beyond it does not matter."""
+    dx, dy = scene.goal[0] - scene.robot.x, scene.goal[1] - scene.robot.y
+    yaw = scene.robot.yaw
+    forward = dx * math.cos(yaw) + dy * math.sin(yaw)
+    lateral = -dx * math.sin(yaw) + dy * math.cos(yaw)
+    bearing = abs(math.atan2(lateral, forward))
+    if bearing <= AHEAD_MAX_BEARING_RAD:
+        where = "ahead"
+    elif bearing >= math.pi - AHEAD_MAX_BEARING_RAD:
+        where = "behind us"
+    else:
+        where = "to the left" if lateral > 0.0 else "to the right"
+    return f"Our goal is {math.hypot(dx, dy):.1f} m away, {where}."
+
+
 def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None,
                    with_ids: bool = False) -> str:
     """A few short sentences, nearest objects first, e.g.
 
-    "We are on a walkway. A pedestrian is on the walkway 4.2 m ahead, walking
-    towards us (time to collision 2.1 s)."
+    "We are on a walkway. Our goal is 12.0 m away, ahead. A pedestrian is on the
+    walkway 4.2 m ahead, walking towards us (time to collision 2.1 s)."
 
     ``with_ids`` adds "(id 7)" after each noun, for a model that must name a target.
     """
@@ -272,6 +288,8 @@ def describe_scene(scene: Scene, facts: Sequence[ObjectFact] | None = None,
     if scene.walkway is not None:
         sentences.append("We are on a walkway." if robot_on_walkway(scene)
                          else "There is a walkway nearby.")
+    if scene.goal is not None:
+        sentences.append(_describe_goal(scene))
     if not facts:
         sentences.append("Nothing is around us; the way is clear.")
     for fact in facts[:DESCRIBED_OBJECTS]:
