@@ -197,12 +197,12 @@ def scenario_parameters(scenario) -> dict[str, dict]:
         scenario = load_scenario(scenario)
     lidar_x = float(scenario.lidar.mount_x)  # the simulated scan starts there
     camera = scenario.camera
+    route = [float(v) for point in scenario.goal.waypoints for v in point]
     params: dict[str, dict] = {
-        "reasoning_node": {
-            "route": [float(v) for point in scenario.goal.waypoints for v in point],
-        },
+        # Separate lists: one object twice would be written to YAML as an anchor and alias.
+        "reasoning_node": {"route": list(route)},  # the rules ignore who stays beyond it
         "planner_node": {
-            "route": [float(v) for point in scenario.goal.waypoints for v in point],
+            "route": route,
             "goal_tolerance": float(scenario.goal.tolerance),
             "lidar_x": lidar_x,
         },
