@@ -286,6 +286,14 @@ class Goal:
             if len(point) != 2 or not all(math.isfinite(v) for v in point):
                 raise ValueError(f"waypoint must be two finite numbers, got {point!r}")
 
+    @classmethod
+    def from_flat(cls, flat, tolerance: float = 0.3) -> Goal:
+        """From a ROS parameter's flat x1, y1, x2, y2, ... list."""
+        if len(flat) % 2:
+            raise ValueError(f"parameter route needs x, y pairs, got {len(flat)} values")
+        points = tuple((float(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2))
+        return cls(points, tolerance=tolerance)
+
     @property
     def final(self) -> tuple[float, float]:
         return self.waypoints[-1]

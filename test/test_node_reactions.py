@@ -88,6 +88,10 @@ def test_reasoning_knows_the_goal_from_the_route_and_from_goal_pose(nodes):
     far.pose.position.x = 8.0
     node._on_goal(far)
     assert decide() in (Behavior.YIELD, Behavior.STOP)
+    broken = PoseStamped()
+    broken.pose.position.x = math.nan  # refused: the goal before it stands
+    node._on_goal(broken)
+    assert node._goal[:2] == (8.0, 0.0)
     elsewhere = PoseStamped()
     elsewhere.header.frame_id = "map"  # not the scene's frame: decided as if unknown
     elsewhere.pose.position.x = 1.5

@@ -77,6 +77,14 @@ MAX_ODOM_COORDINATE = 1e6  # [m]
 MAX_ODOM_RATE = 50.0  # [m/s, rad/s] no ground robot among people moves or turns this fast
 
 
+def goal_point_from_msg(msg) -> tuple[float, float]:
+    """(x, y) of a goal_pose (PoseStamped); ValueError naming the problem if not finite."""
+    x, y = msg.pose.position.x, msg.pose.position.y
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"non-finite position ({x}, {y})")
+    return float(x), float(y)
+
+
 def check_odometry(msg) -> None:
     """Raise ValueError naming the problem when an Odometry cannot describe the robot."""
     p, q = msg.pose.pose.position, msg.pose.pose.orientation

@@ -285,10 +285,10 @@ class PlannerNode(Node):
         self._cycle(stamp)
 
     def _on_goal(self, msg: PoseStamped) -> None:
-        x, y = msg.pose.position.x, msg.pose.position.y
-        if not (math.isfinite(x) and math.isfinite(y)):
-            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})",
-                                    throttle_duration_sec=1.0)
+        try:
+            x, y = conversions.goal_point_from_msg(msg)
+        except ValueError as error:
+            self.get_logger().error(f"goal_pose rejected: {error}", throttle_duration_sec=1.0)
             return
         if msg.header.frame_id not in ("", self._odom_frame):
             self.get_logger().error(
@@ -300,10 +300,7 @@ class PlannerNode(Node):
         self.get_logger().info(f"new goal ({x:.2f}, {y:.2f}) in {self._odom_frame}")
 
     def _set_route(self, flat: list[float]) -> None:
-        if len(flat) % 2:
-            raise ValueError(f"parameter route needs x, y pairs, got {len(flat)} values")
-        points = tuple((float(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2))
-        self._goal = Goal(points, tolerance=self._goal_tolerance)
+        self._goal = Goal.from_flat(flat, tolerance=self._goal_tolerance)
 
     # --- the control cycle ------------------------------------------------------
     def _robot_pose(self) -> Pose2D | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import math
 import threading
 from collections.abc import Callable
 
@@ -36,6 +35,7 @@ from reasonact_ros.nodes.entrypoint import spin_node
 from reasonact_ros.nodes.parameters import declare, declare_limits
 from reasonact_ros.nodes.sim_clock import now_at_least
 from reasonact_ros.reasoning.engine import ReasoningEngine
+from reasonact_ros.scene import Goal
 
 BACKENDS = ("rules", "llm", "local")
 INSTRUCTION_QUEUE_DEPTH = 10  # as the topic's history: the newest ten wait their turn
@@ -156,10 +156,9 @@ class ReasoningNode(Node):
                         "the rules where our way ends", read_only=True)
         self._goal: tuple[float, float, str] | None = None
         if len(route) >= 2:
-            if len(route) % 2 or not all(math.isfinite(v) for v in route):
-                raise ValueError(f"parameter route needs finite x, y pairs, got {route}")
-            if len(route) == 2:
-                self._goal = (float(route[0]), float(route[1]), "")
+            planned = Goal.from_flat(route)
+            if len(planned.waypoints) == 1:
+                self._goal = (*planned.final, "")
 
         self._limits = limits
         self.create_subscription(SceneObservation, "scene", self._on_scene, qos.COMMAND)
@@ -198,12 +197,12 @@ class ReasoningNode(Node):
             self._decide()
 
     def _on_goal(self, msg: PoseStamped) -> None:
-        x, y = msg.pose.position.x, msg.pose.position.y
-        if not (math.isfinite(x) and math.isfinite(y)):
-            self.get_logger().error(f"goal_pose rejected: non-finite position ({x}, {y})",
-                                    throttle_duration_sec=1.0)
+        try:
+            x, y = conversions.goal_point_from_msg(msg)
+        except ValueError as error:
+            self.get_logger().error(f"goal_pose rejected: {error}", throttle_duration_sec=1.0)
             return
-        self._goal = (float(x), float(y), msg.header.frame_id)
+        self._goal = (x, y, msg.header.frame_id)
 
     def _with_goal(self, scene):
         """The scene with the goal in it, when the goal is in the scene's frame."""
