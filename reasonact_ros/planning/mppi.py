@@ -568,21 +568,20 @@ class MPPIPlanner:
             # way in too close to someone; on the last stretch it may come closer, never
             # nearer than the limits let any decision ask. People see it and step round.
             clearances[:] = relaxed
-        # On the last stretch, someone coming up behind us our way, at our pace or faster,
-        # passes us as walkers overtake one another. Asked even the relieved clearance of
-        # them, letting them by cost more than running ahead at their pace: in `crowd` the
-        # robot, 1.6 m from its goal, was chased along the walkway's edge 8 m past it and
-        # off its end (seeds 13, 16, 43: 46-58 s). They are asked the least any decision may
-        # ask; the collision cost, their personal space and the safety layer still hold.
-        # Not further out: asked less everywhere, the robot held its line while people
-        # overtook it (`replay`: personal time 11 -> 29 %, 3 contacts; replayed people do
-        # not see the robot) and cut in front of the walker it had just overtaken.
-        if arriving:
+            # And someone coming up behind us our way, at our pace or faster, passes us as
+            # walkers overtake one another. Asked even the relieved clearance of them,
+            # letting them by cost more than running ahead at their pace: in `crowd` the
+            # robot, 1.6 m from its goal, was chased along the walkway's edge 8 m past it
+            # and off its end (seeds 13, 16, 43: 46-58 s). They are asked the least any
+            # decision may ask; the collision cost, their personal space and the safety
+            # layer still hold. Not further out: asked less everywhere, the robot held its
+            # line while people overtook it (`replay`: personal time 11 -> 29 %, 3
+            # contacts; replayed people do not see the robot) and cut in front of the
+            # walker it had just overtaken.
             overtaking = overtaking_us(np.array([[p.x, p.y] for p in people]), velocity,
                                        speed, here, inp.robot.yaw, inp.velocity.linear)
-            clearances[overtaking] = np.minimum(
-                clearances[overtaking],
-                max(inp.limits.min_person_clearance, decision.clearance_floor))
+            clearances[overtaking] = max(inp.limits.min_person_clearance,
+                                         decision.clearance_floor)
         if self._relieved:
             # Stalled beside people standing where they leave less room than asked (two
             # people on a 3 m walkway leave 1.15 m, the rules ask 1.2): pass them closer,
