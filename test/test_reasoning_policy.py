@@ -52,18 +52,36 @@ def test_pedestrian_approaching_on_walkway_is_passed_on_the_right_slowly():
 def test_someone_coming_down_the_walkway_is_met_even_while_we_are_turned_off_it():
     # Angled 40 deg towards the walkway's left edge (heading for a gap), the robot has
     # someone 4 m down the walkway, 0.3 m right of our line along it, walking at us: 2.8 m
-    # to the right of our heading. They are met, not followed into: on the left, since
-    # they are on our right as we face.
+    # to the right of our heading. They are met, not followed into: on the right, since
+    # their way runs through where we are.
     oncoming = person(3, 4.0, -0.3, vx=-1.1)
     turned = Pose2D(0.0, 0.0, 0.7)
     scene = Scene(stamp=0.0, robot=turned, robot_velocity=Velocity2D(0.4, 0.0),
                   objects=(oncoming,), walkway=WALKWAY, health=HEALTHY)
     action = POLICY.propose(scene, None, 0.0)
-    assert action["behavior"] == "PASS_LEFT" and action["target_id"] == 3
+    assert action["behavior"] == "PASS_RIGHT" and action["target_id"] == 3
     # Well beside our line along the walkway, they are no reason to leave it.
     beside = Scene(stamp=0.0, robot=turned, robot_velocity=Velocity2D(0.4, 0.0),
                    objects=(person(3, 4.0, -2.6, vx=-1.1),), walkway=WALKWAY, health=HEALTHY)
     assert POLICY.propose(beside, None, 0.0)["behavior"] == "FOLLOW_WALKWAY"
+
+
+@pytest.mark.parametrize("yaw", [-0.6, 0.0, 0.6])
+def test_the_side_to_meet_someone_on_is_where_their_way_passes_us_whichever_way_we_face(yaw):
+    # Turned towards a gap's mouth, the robot saw someone walking out of the gap straight
+    # at it as "on the right" of its heading and waited on the left, in their way out
+    # (narrow_passage 13, 29). Where their walk passes us does not turn with us.
+    def side(y, vy=0.0):
+        scene = Scene(stamp=0.0, robot=Pose2D(0.0, 0.0, yaw), robot_velocity=Velocity2D(0.3, 0.0),
+                      objects=(person(3, 5.0, y, vx=-1.2, vy=vy),), walkway=WALKWAY,
+                      health=HEALTHY)
+        return POLICY.propose(scene, None, 0.0)["behavior"]
+
+    assert side(0.0) == "PASS_RIGHT"  # straight at us: keep right
+    assert side(-1.0) == "PASS_LEFT"  # their way passes a metre to our right
+    assert side(1.0) == "PASS_RIGHT"  # ... a metre to our left
+    # Walking from our line towards our right of it as they come: they pass on our right.
+    assert side(0.0, vy=-0.4) == "PASS_LEFT"
 
 
 def test_keep_left_instruction_passes_an_oncoming_person_on_the_left():

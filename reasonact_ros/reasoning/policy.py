@@ -17,7 +17,8 @@ Its rules, first match wins:
 5. a person crossing who will be in our lane soon  → STOP (imminent) / YIELD
 6. someone in our lane about to be hit (TTC small) → STOP
 7. a crowd ahead                                   → SLOW
-8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if on our right/told)
+8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if their way passes
+                                                      on our right, or told)
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
 10. a slower person ahead walking our way          → PASS_LEFT (overtake), and on at our
@@ -271,11 +272,11 @@ class RulesPolicy:
             # "Near our lane" along the walkway, not across the robot's heading: angled 40
             # deg towards a gap's mouth, the robot saw someone coming through the gap 2.1 m
             # to its right, followed the walkway into their way, stood there under STOP and
-            # was walked into (narrow_passage 15, 31, 36). The side stays the heading's:
-            # judged along the walkway, it sent robots turned across it to the far side.
+            # was walked into (narrow_passage 15, 31, 36). The side is where their walk
+            # passes us (_oncoming_side), which turns with neither us nor the walkway.
             if (fact.relative_motion == "approaching" and fact.ahead
                     and fact.forward_m <= LOOKAHEAD_M and abs(fact.axis_lateral_m) <= 2.0):
-                side = self._oncoming_side(fact, keep_side)
+                side = _oncoming_side(scene, fact, keep_side)
                 return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
                         f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
 
@@ -333,13 +334,6 @@ class RulesPolicy:
                 "The way is clear: proceed.")
 
     @staticmethod
-    def _oncoming_side(fact: ObjectFact, keep_side: str | None) -> Behavior:
-        """Keep right to meet someone, unless they are already on our right."""
-        if keep_side == "left" or fact.lateral_m < -0.3:
-            return Behavior.PASS_LEFT
-        return Behavior.PASS_RIGHT
-
-    @staticmethod
     def _side_with_room(scene: Scene, fact: ObjectFact, keep_side: str | None,
                         others: list[ObjectFact] = ()) -> Behavior:
         """Pass a standing person or obstacle on the side with more room (walkway edges).
@@ -362,6 +356,27 @@ class RulesPolicy:
         if abs(fact.lateral_m) > 0.15:
             return Behavior.PASS_RIGHT if fact.lateral_m > 0.0 else Behavior.PASS_LEFT
         return Behavior.PASS_RIGHT if keep_side == "right" else Behavior.PASS_LEFT
+
+
+def _oncoming_side(scene: Scene, fact: ObjectFact, keep_side: str | None) -> Behavior:
+    """Keep right to meet someone, unless their way already passes on our right.
+
+    Where their way passes is judged along their walk, not across our heading: turned
+    30 deg towards a gap's mouth, the robot saw someone walking out of the gap straight
+    at it as "on the right", was told to pass them on the left, and waited at the
+    walkway's left edge, in their way out of the gap (narrow_passage 13, 29, 45).
+    """
+    if keep_side == "left":
+        return Behavior.PASS_LEFT
+    obj = scene.find(fact.id)
+    if obj is None or float(obj.velocity @ obj.velocity) < STATIC_SPEED_MPS**2:
+        on_our_right = -fact.lateral_m
+    else:
+        walk = obj.velocity / float(np.linalg.norm(obj.velocity))
+        offset = obj.position - np.array([scene.robot.x, scene.robot.y])
+        # Where their way passes us: right of us as we face them, i.e. walking their way.
+        on_our_right = float(walk[0] * offset[1] - walk[1] * offset[0])
+    return Behavior.PASS_LEFT if on_our_right > 0.3 else Behavior.PASS_RIGHT
 
 
 def _beyond_our_way(scene: Scene, fact: ObjectFact) -> bool:
