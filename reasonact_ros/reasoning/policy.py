@@ -31,7 +31,7 @@ scene knows the goal, whoever stays farther from us than it (by both bodies and 
 intimate gap) for CROSSING_HORIZON_S is left out, for we stop there. Then, when the
 answer would be faster than ``CAUTION_SPEED_MPS``, a tentative track in our lane (seen on
 one or two scans) makes it SLOW: the fast reaction to something appearing ahead. A STOP
-(other than "wait") becomes SLOW when someone beside or behind us walks a path that passes
+(other than "wait") becomes SLOW when someone, ahead of us or not, walks a path that passes
 within the intimate zone of where we stand within ``WALKING_INTO_US_S``: standing still is
 only safe where no one walks, and the planner steps out of their way.
 """
@@ -405,11 +405,15 @@ def _beyond_our_way(scene: Scene, fact: ObjectFact) -> bool:
 
 
 def _walking_into_us(scene: Scene, facts) -> ObjectFact | None:
-    """The person beside or behind us (not ahead) whose straight walk passes within
-    INTIMATE_GAP_M of where we stand within WALKING_INTO_US_S, soonest first."""
+    """The person whose straight walk passes within INTIMATE_GAP_M of where we stand
+    within WALKING_INTO_US_S, soonest first.
+
+    Ahead of us too: stopped at the walkway's edge for someone "about to cross right in
+    front of us", the robot stood 0.38 m from a replayed walker who passed in front of it
+    (people replayed from a recording do not step round; replay 49)."""
     soonest, found = math.inf, None
     for fact in facts:
-        if not _is_person(fact) or fact.ahead:
+        if not _is_person(fact):
             continue
         obj = scene.find(fact.id)
         if obj is None:
