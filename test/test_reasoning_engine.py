@@ -3,6 +3,7 @@
 import json
 import math
 import threading
+import time
 
 import pytest
 
@@ -107,6 +108,9 @@ def step_until(eng, scene, predicate, limit=20000):
         if predicate(out):
             return out
         now += 1e-4  # caller-clock time barely moves, so answers stay fresh
+        # Let the model's thread run: a loop that never yields starved it of the GIL for
+        # over a second on a busy machine, and the answer arrived stale or timed out.
+        time.sleep(0)
     raise AssertionError(f"condition never met; stats {eng.stats}")
 
 

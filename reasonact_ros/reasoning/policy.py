@@ -369,13 +369,13 @@ def _oncoming_side(scene: Scene, fact: ObjectFact, keep_side: str | None) -> Beh
     if keep_side == "left":
         return Behavior.PASS_LEFT
     obj = scene.find(fact.id)
-    if obj is None or float(obj.velocity @ obj.velocity) < STATIC_SPEED_MPS**2:
+    speed = 0.0 if obj is None else math.hypot(obj.vx, obj.vy)
+    if speed < STATIC_SPEED_MPS:
         on_our_right = -fact.lateral_m
     else:
-        walk = obj.velocity / float(np.linalg.norm(obj.velocity))
-        offset = obj.position - np.array([scene.robot.x, scene.robot.y])
         # Where their way passes us: right of us as we face them, i.e. walking their way.
-        on_our_right = float(walk[0] * offset[1] - walk[1] * offset[0])
+        dx, dy = obj.x - scene.robot.x, obj.y - scene.robot.y
+        on_our_right = (obj.vx * dy - obj.vy * dx) / speed
     return Behavior.PASS_LEFT if on_our_right > 0.3 else Behavior.PASS_RIGHT
 
 
