@@ -34,7 +34,6 @@ GOOD_ACTION = {"behavior": "PASS_RIGHT", "max_speed": 0.6, "min_clearance": 1.2,
                "target_id": 3}
 SCENE = Scene(stamp=0.0, robot=Pose2D(), robot_velocity=Velocity2D(0.8, 0.0), objects=(
     TrackedObject(3, ObjectClass.PEDESTRIAN, 6.0, 0.1, -1.0, 0.0),))
-# Someone 0.8 m ahead walking at us: the rules stop whatever a model says.
 # Someone about to cross 2 m in front, well clear of where we stand: the rules' STOP.
 CLOSE_SCENE = Scene(stamp=0.0, robot=Pose2D(), objects=(
     TrackedObject(3, ObjectClass.PEDESTRIAN, 2.0, 1.2, 0.0, -1.0),))
