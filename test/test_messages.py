@@ -99,3 +99,20 @@ def test_time_conversion_clamps_what_a_message_cannot_hold():
     assert conversions.seconds_to_time(math.nan).sec == 0
     stamp = conversions.seconds_to_time(5.9999999999)
     assert stamp.nanosec <= 999_999_999
+
+
+def test_a_goal_pose_is_read_in_our_frame_and_refused_in_another_or_not_finite():
+    from geometry_msgs.msg import PoseStamped
+
+    goal = PoseStamped()
+    goal.pose.position.x, goal.pose.position.y = 4.0, -1.5
+    assert conversions.goal_point_from_msg(goal, frame="odom") == (4.0, -1.5)  # "" is ours
+    goal.header.frame_id = "odom"
+    assert conversions.goal_point_from_msg(goal, frame="odom") == (4.0, -1.5)
+    goal.header.frame_id = "map"
+    with pytest.raises(ValueError, match="frame 'map' is not 'odom'"):
+        conversions.goal_point_from_msg(goal, frame="odom")
+    assert conversions.goal_point_from_msg(goal) == (4.0, -1.5)  # no frame asked: any
+    goal.pose.position.x = math.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        conversions.goal_point_from_msg(goal)

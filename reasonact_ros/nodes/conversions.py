@@ -77,8 +77,13 @@ MAX_ODOM_COORDINATE = 1e6  # [m]
 MAX_ODOM_RATE = 50.0  # [m/s, rad/s] no ground robot among people moves or turns this fast
 
 
-def goal_point_from_msg(msg) -> tuple[float, float]:
-    """(x, y) of a goal_pose (PoseStamped); ValueError naming the problem if not finite."""
+def goal_point_from_msg(msg, frame: str | None = None) -> tuple[float, float]:
+    """(x, y) of a goal_pose (PoseStamped); ValueError naming the problem if not finite,
+    or, given ``frame``, if stamped in another frame than it ("" counts as it: there is no
+    tf2 lookup to move a goal between frames)."""
+    if frame is not None and msg.header.frame_id not in ("", frame):
+        raise ValueError(f"frame '{msg.header.frame_id}' is not '{frame}' "
+                         "(no tf2 lookup in this node)")
     x, y = msg.pose.position.x, msg.pose.position.y
     if not (math.isfinite(x) and math.isfinite(y)):
         raise ValueError(f"non-finite position ({x}, {y})")

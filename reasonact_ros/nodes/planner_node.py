@@ -286,14 +286,9 @@ class PlannerNode(Node):
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
-            x, y = conversions.goal_point_from_msg(msg)
+            x, y = conversions.goal_point_from_msg(msg, frame=self._odom_frame)
         except ValueError as error:
             self.get_logger().error(f"goal_pose rejected: {error}", throttle_duration_sec=1.0)
-            return
-        if msg.header.frame_id not in ("", self._odom_frame):
-            self.get_logger().error(
-                f"goal_pose rejected: frame '{msg.header.frame_id}' is not "
-                f"'{self._odom_frame}' (no tf2 lookup in this node)", throttle_duration_sec=1.0)
             return
         self._goal = Goal(((x, y),), tolerance=self._goal_tolerance)
         self._planner.reset()
