@@ -71,6 +71,16 @@ class EpisodeOptions:
     stamped_lockstep: bool = True
 
 
+@dataclass(frozen=True)
+class LoggedDecision:
+    """One decision as the monitor heard it on the decision topic."""
+
+    stamp: float  # [s] the scene it answers
+    behavior: str
+    max_speed: float  # [m/s]
+    rationale: str
+
+
 class EpisodeMonitor(Node):
     """Watches what the stack commands, over the same topics a robot would see."""
 
@@ -82,9 +92,10 @@ class EpisodeMonitor(Node):
         self.decisions: Counter[str] = Counter()
         self.last_decision = ""
         self.last_behavior = ""
-        # (stamp, behaviour) of every decision: which one a step ran under is looked up
-        # by stamp after the episode, not by what had arrived here when the step ended.
-        self.decision_log: list[tuple[float, str]] = []
+        self.last_logged: LoggedDecision | None = None
+        # Every decision: which one a step ran under is looked up by stamp after the
+        # episode, not by what had arrived here when the step ended.
+        self.decision_log: list[LoggedDecision] = []
         self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd,
                                  qos.COMMAND)
         self.create_subscription(BehaviorDecision, "decision", self._on_decision, qos.COMMAND)
@@ -107,7 +118,9 @@ class EpisodeMonitor(Node):
         except ValueError:
             name = f"UNKNOWN_{msg.behavior}"
         self.decisions[name] += 1
-        self.decision_log.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, name))
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.last_logged = LoggedDecision(stamp, name, float(msg.max_speed), msg.rationale)
+        self.decision_log.append(self.last_logged)
         self.last_behavior = name
         self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
 
@@ -176,13 +189,13 @@ def build_nodes(options: EpisodeOptions, scenario: Scenario, context) -> dict[st
 
 def step_record(world, monitor: EpisodeMonitor) -> dict:
     """One simulator step as plain data: what the evaluation metrics are computed from.
-    Its ``decision`` is the newest the monitor has; ``assign_decisions`` corrects it."""
+    Its decision is the newest the monitor has; ``assign_decisions`` corrects it."""
     pose, velocity = world.robot_pose(), world.robot_velocity()
     people = [(o.id, o.x, o.y, o.vx, o.vy, o.radius)
               for o in world.ground_truth() if o.label == ObjectClass.PEDESTRIAN]
     return {"t": world.time, "x": pose.x, "y": pose.y, "yaw": pose.yaw,
             "v": velocity.linear, "w": velocity.angular, "people": people,
-            "decision": monitor.last_behavior}
+            **_decision_fields(monitor.last_logged)}
 
 
 def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
@@ -272,16 +285,24 @@ def run_episode(options: EpisodeOptions, out_dir: Path | None = None,
     return summary
 
 
-def assign_decisions(trajectory: list[dict], decision_log: list[tuple[float, str]],
+def assign_decisions(trajectory: list[dict], decision_log: list[LoggedDecision],
                      step_dt: float) -> None:
-    """Give each step the behaviour of the newest decision stamped by the step's start
-    (what the planner's command for it obeyed), instead of whatever had reached the
-    monitor when the step ended: the same episode then logs the same decisions."""
-    log = sorted(decision_log)
-    stamps = [stamp for stamp, _ in log]
+    """Give each step the newest decision stamped by the step's start (what the
+    planner's command for it obeyed), instead of whatever had reached the monitor when
+    the step ended: the same episode then logs the same decisions."""
+    log = sorted(decision_log, key=lambda logged: logged.stamp)
+    stamps = [logged.stamp for logged in log]
     for step in trajectory:
         index = bisect.bisect_right(stamps, step["t"] - step_dt + SAME_INSTANT_S) - 1
-        step["decision"] = log[index][1] if index >= 0 else ""
+        step.update(_decision_fields(log[index] if index >= 0 else None))
+
+
+def _decision_fields(logged: LoggedDecision | None) -> dict:
+    """A step record's decision: its behaviour, speed limit and the reasoner's why."""
+    if logged is None:
+        return {"decision": "", "max_speed": None, "rationale": ""}
+    return {"decision": logged.behavior, "max_speed": logged.max_speed,
+            "rationale": logged.rationale}
 
 
 def _wait_for_graph(nodes: list[Node], timeout_s: float) -> bool:

@@ -8,6 +8,7 @@ consistent.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 
@@ -50,6 +51,12 @@ def test_smoke_suite_writes_every_output(tmp_path):
         assert len(record["path"]) > 10
         if not record["success"]:
             assert record["gif"] and (out / record["gif"]).is_file()
+            # Cut at 6 s, every episode times out: each leaves its timeline, whose rows
+            # carry the decision and the reasoner's why.
+            with (out / record["timeline"]).open(newline="") as stream:
+                rows = list(csv.DictReader(stream))
+            assert len(rows) == pytest.approx(6.0 / 0.05, abs=3)
+            assert all(row["behavior"] and row["rationale"] for row in rows[10:])
     head_on = next(r for r in records if r["scenario"] == "head_on_short")
     assert head_on["people_present_fraction"] > 0.0  # the oncoming person is logged
     assert head_on["decision_steps"], "the rules reasoner's decisions reach the log"
@@ -68,5 +75,6 @@ def test_smoke_suite_writes_every_output(tmp_path):
                 "trajectories_empty_walkway_short.png"):
         with Image.open(out / "plots" / png) as image:
             assert image.size[0] > 100
-    # The per-episode work directories are cleaned up; only the failure GIFs stay.
+    assert "[timeline](failures/" in report
+    # The per-episode work directories are cleaned up; only failures/ stays.
     assert not list(out.glob("episodes_*"))

@@ -34,8 +34,10 @@ def add_commands(commands) -> None:
     evaluate = commands.add_parser(
         "eval", help="run a suite of episodes and write metrics, a report and plots",
         description="Run scenarios x seeds through the real node graph and write "
-                    "DIR/episodes.jsonl, metrics.json, report.md, plots/*.png and a GIF of "
-                    "every failed episode in failures/. Flags override the suite's values.")
+                    "DIR/episodes.jsonl, metrics.json, report.md, plots/*.png and, in "
+                    "failures/, a GIF and a timeline (CSV: pose, decision, rationale, closest "
+                    "person) of every episode that failed, touched someone or came within "
+                    "their intimate space. Flags override the suite's values.")
     evaluate.add_argument("--suite", default="smoke",
                           help="smoke | full | replay | a suite YAML path (default: smoke)")
     evaluate.add_argument("--scenarios", type=_scenario_names, default=None, metavar="A,B",
@@ -52,7 +54,8 @@ def add_commands(commands) -> None:
     evaluate.add_argument("--jobs", type=positive_int, default=None, metavar="J",
                           help="episodes in parallel, one process each")
     evaluate.add_argument("--no-gifs", action="store_true",
-                          help="do not record top-down GIFs of failed episodes")
+                          help="do not record top-down GIFs of the episodes worth a look "
+                               "(their timelines are written all the same)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument("--out", type=Path, default=None,
                           help="output directory (default: out/eval/SUITE)")

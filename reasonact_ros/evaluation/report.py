@@ -105,10 +105,11 @@ def report_text(records: Sequence[dict], metrics: dict) -> str:
                      "SUCCESS" if r.get("success") else "FAILURE", r.get("outcome"),
                      r.get("collisions"), r.get("time_to_goal_s"),
                      r.get("min_person_distance_m"), r.get("freezes"),
-                     f"[gif]({r['gif']})" if r.get("gif") else "",
+                     " ".join(f"[{name}]({r[key]})" for key, name
+                              in (("gif", "gif"), ("timeline", "timeline")) if r.get(key)),
                      r.get("error", "")])
     lines.append(markdown_table(["scenario", "seed", "result", "outcome", "collisions",
-                                 "time to goal [s]", "min dist [m]", "freezes", "failure gif",
+                                 "time to goal [s]", "min dist [m]", "freezes", "look",
                                  "error"], rows))
     lines += ["", "## Trajectories", ""]
     for name in sorted({r.get("scenario") for r in records if r.get("scenario")}):

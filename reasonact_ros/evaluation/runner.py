@@ -29,6 +29,7 @@ from pathlib import Path
 
 from reasonact_ros.evaluation.metrics import EpisodeGoal, aggregate, episode_metrics
 from reasonact_ros.evaluation.ros_domains import DomainClaim, claim_domain
+from reasonact_ros.evaluation.timeline import timeline_rows, worth_a_look, write_timeline
 from reasonact_ros.process_lifetime import die_with
 
 PLANNERS = ("mppi", "dwa")
@@ -88,7 +89,7 @@ class EpisodeJob:
     mppi_samples: int | None
     llm_endpoint: str
     gifs: bool
-    work_dir: str  # where run_episode writes summary.json / episode.gif
+    work_dir: str  # where run_episode writes summary.json / episode.gif, and timeline.csv
 
     @property
     def label(self) -> str:
@@ -250,6 +251,11 @@ def run_job(job: EpisodeJob) -> dict:
     record["path"] = [[round(s["x"], 2), round(s["y"], 2)] for s in trajectory[::2]]
     gif = out_dir / "episode.gif"
     record["gif"] = str(gif) if gif.is_file() else None
+    record["timeline"] = None
+    if trajectory and worth_a_look(record):
+        timeline = write_timeline(timeline_rows(trajectory, scenario.robot.radius),
+                                  out_dir / "timeline.csv")
+        record["timeline"] = str(timeline)
     return record
 
 
@@ -261,7 +267,7 @@ def _error_record(job: EpisodeJob, error: BaseException) -> dict:
             "timeout": False, "collisions": 0, "outcome": "error",
             "error": f"{type(error).__name__}{where}: "
                      f"{str(error).splitlines()[0] if str(error) else ''}",
-            "path": [], "gif": None}
+            "path": [], "gif": None, "timeline": None}
 
 
 # --- worker processes ------------------------------------------------------------------------
@@ -382,14 +388,18 @@ def run_suite(suite: Suite, out_dir: Path, show_progress: bool = True) -> SuiteR
     try:
         with episodes_path.open("w", encoding="utf-8") as episodes_file:
             def keep(record: dict) -> None:
-                gif = record.get("gif")
-                if gif and not record.get("success"):
-                    failures_dir.mkdir(exist_ok=True)
-                    target = failures_dir / f"{record['scenario']}__s{record['seed']}.gif"
-                    shutil.copyfile(gif, target)
-                    record["gif"] = str(target.relative_to(out_dir))
-                else:
-                    record["gif"] = None
+                # The GIF and the timeline of every episode worth a look stay, under
+                # failures/; the work directories go.
+                look = worth_a_look(record)
+                for key, suffix in (("gif", "gif"), ("timeline", "timeline.csv")):
+                    source = record.get(key)
+                    if source and look:
+                        failures_dir.mkdir(exist_ok=True)
+                        target = failures_dir / f"{record['scenario']}__s{record['seed']}.{suffix}"
+                        shutil.copyfile(source, target)
+                        record[key] = str(target.relative_to(out_dir))
+                    else:
+                        record[key] = None
                 episodes_file.write(json.dumps(record, default=_json_default) + "\n")
                 episodes_file.flush()
 
