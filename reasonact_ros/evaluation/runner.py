@@ -53,7 +53,7 @@ class Suite:
     mppi_samples: int | None = None  # None: the params file's (2000)
     llm_endpoint: str = ""
     jobs: int = 1
-    gifs: bool = True  # record the top-down GIF (kept only for failed episodes)
+    gifs: bool = True  # record the top-down GIF (kept for the episodes worth a look)
     description: str = ""
 
     def __post_init__(self):
