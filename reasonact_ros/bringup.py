@@ -91,7 +91,6 @@ class EpisodeMonitor(Node):
         self.commands = 0
         self.decisions: Counter[str] = Counter()
         self.last_decision = ""
-        self.last_behavior = ""
         self.last_logged: LoggedDecision | None = None
         # Every decision: which one a step ran under is looked up by stamp after the
         # episode, not by what had arrived here when the step ended.
@@ -121,7 +120,6 @@ class EpisodeMonitor(Node):
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         self.last_logged = LoggedDecision(stamp, name, float(msg.max_speed), msg.rationale)
         self.decision_log.append(self.last_logged)
-        self.last_behavior = name
         self.last_decision = f"{name} {msg.max_speed:.1f} m/s: {msg.rationale}"
 
 

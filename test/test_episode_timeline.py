@@ -5,15 +5,11 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
 
-from reasonact_ros.evaluation.timeline import (
-    COLUMNS,
-    timeline_rows,
-    worth_a_look,
-    write_timeline,
-    zone_of,
-)
+from reasonact_ros.evaluation.metrics import proxemic_zones
+from reasonact_ros.evaluation.timeline import COLUMNS, timeline_rows, worth_a_look, write_timeline
 
 
 def step(t, x, people, decision="PROCEED", max_speed=1.5, rationale="The way is clear."):
@@ -28,7 +24,7 @@ def step(t, x, people, decision="PROCEED", max_speed=1.5, rationale="The way is 
     (math.inf, ""),
 ])
 def test_hall_zones_of_a_gap(gap, zone):
-    assert zone_of(gap) == zone
+    assert proxemic_zones(np.array([gap]))[0] == zone
 
 
 def test_each_step_names_its_decision_and_the_closest_person_by_surface_gap():

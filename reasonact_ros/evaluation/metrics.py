@@ -161,28 +161,42 @@ def as_events(events: Iterable) -> list[Event]:
 # Distances to people
 # ---------------------------------------------------------------------------------------------
 
-def closest_person_distance(track: Track, robot_radius: float) -> np.ndarray:
-    """Per step, the surface-to-surface distance to the closest person [m]; inf if nobody."""
+def closest_person(track: Track, robot_radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the closest person's id (-1 if nobody) and their surface-to-surface
+    distance [m] (inf if nobody)."""
+    ids = np.full(len(track.t), -1, dtype=int)
     out = np.full(len(track.t), np.inf)
     for k, rows in enumerate(track.people):
         if len(rows):
-            centre = np.hypot(rows[:, 1] - track.x[k], rows[:, 2] - track.y[k])
-            out[k] = float(np.min(centre - rows[:, 5] - robot_radius))
-    return out
+            gaps = np.hypot(rows[:, 1] - track.x[k], rows[:, 2] - track.y[k]) \
+                - rows[:, 5] - robot_radius
+            nearest = int(np.argmin(gaps))
+            ids[k], out[k] = int(rows[nearest, 0]), float(gaps[nearest])
+    return ids, out
+
+
+def closest_person_distance(track: Track, robot_radius: float) -> np.ndarray:
+    """Per step, the surface-to-surface distance to the closest person [m]; inf if nobody."""
+    return closest_person(track, robot_radius)[1]
+
+
+ZONES = ("intimate", "personal", "social", "public")
+
+
+def proxemic_zones(distance: np.ndarray) -> np.ndarray:
+    """Per distance [m], the name of Hall's zone it falls in; "" for nobody there (inf)."""
+    distance = np.asarray(distance, dtype=float)
+    return np.select([distance < INTIMATE_M, distance < PERSONAL_M, distance < SOCIAL_M,
+                      np.isfinite(distance)], list(ZONES), default="")
 
 
 def proxemic_fractions(distance: np.ndarray, dt: np.ndarray) -> dict[str, float]:
     """Fraction of episode time the closest person is in each of Hall's zones."""
     total = float(dt.sum())
     if total <= 0.0:
-        return {"intimate": 0.0, "personal": 0.0, "social": 0.0, "public": 0.0}
-    zones = {
-        "intimate": distance < INTIMATE_M,
-        "personal": (distance >= INTIMATE_M) & (distance < PERSONAL_M),
-        "social": (distance >= PERSONAL_M) & (distance < SOCIAL_M),
-        "public": np.isfinite(distance) & (distance >= SOCIAL_M),
-    }
-    return {name: float(dt[mask].sum() / total) for name, mask in zones.items()}
+        return dict.fromkeys(ZONES, 0.0)
+    zones = proxemic_zones(distance)
+    return {name: float(dt[zones == name].sum() / total) for name in ZONES}
 
 
 def time_to_collision(track: Track, robot_radius: float) -> np.ndarray:

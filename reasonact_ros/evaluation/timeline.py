@@ -16,33 +16,21 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reasonact_ros.evaluation.metrics import INTIMATE_M, PERSONAL_M, SOCIAL_M
+from reasonact_ros.evaluation.metrics import as_track, closest_person, proxemic_zones
 
 COLUMNS = ("t", "x", "y", "yaw_deg", "v", "w", "behavior", "max_speed", "rationale",
            "closest_person", "closest_gap_m", "zone")
 
 
-def zone_of(gap: float) -> str:
-    """Hall's zone of a surface-to-surface gap [m]; "" when nobody is there (inf)."""
-    if not math.isfinite(gap):
-        return ""
-    if gap < INTIMATE_M:
-        return "intimate"
-    if gap < PERSONAL_M:
-        return "personal"
-    return "social" if gap < SOCIAL_M else "public"
-
-
 def timeline_rows(trajectory: Sequence[Mapping], robot_radius: float) -> list[dict]:
-    """One row (a dict keyed by COLUMNS) per step record."""
+    """One row (a dict keyed by COLUMNS) per step record; the closest person and their
+    zone as the metrics see them."""
+    ids, gaps = closest_person(as_track(trajectory), robot_radius)
+    zones = proxemic_zones(gaps)
     rows = []
-    for step in trajectory:
-        closest_id, closest_gap = None, math.inf
-        for person_id, px, py, _vx, _vy, radius in step.get("people") or ():
-            gap = math.hypot(px - step["x"], py - step["y"]) - radius - robot_radius
-            if gap < closest_gap:
-                closest_id, closest_gap = int(person_id), gap
+    for step, person, gap, zone in zip(trajectory, ids, gaps, zones, strict=True):
         max_speed = step.get("max_speed")
+        nobody = person < 0
         rows.append({
             "t": round(step["t"], 3), "x": round(step["x"], 3), "y": round(step["y"], 3),
             "yaw_deg": round(math.degrees(step["yaw"]), 1),
@@ -50,9 +38,9 @@ def timeline_rows(trajectory: Sequence[Mapping], robot_radius: float) -> list[di
             "behavior": step.get("decision") or "",
             "max_speed": "" if max_speed is None else round(max_speed, 3),
             "rationale": step.get("rationale") or "",
-            "closest_person": "" if closest_id is None else closest_id,
-            "closest_gap_m": round(closest_gap, 3) if math.isfinite(closest_gap) else "",
-            "zone": zone_of(closest_gap),
+            "closest_person": "" if nobody else int(person),
+            "closest_gap_m": "" if nobody else round(float(gap), 3),
+            "zone": str(zone),
         })
     return rows
 
