@@ -66,6 +66,39 @@ def test_oncoming_people_keep_to_their_right():
     assert highest[1] > 0.1  # walking -x, right is +y
 
 
+def _lateral_track(crowd, robot, steps=200):
+    """The person's y at each step, walking past ``robot`` (standing)."""
+    track = []
+    for k in range(steps):
+        crowd.step(0.05, k * 0.05, robot)
+        track.append(crowd.pos[0, 1])
+    return np.array(track)
+
+
+def test_someone_standing_just_right_of_our_line_is_passed_on_the_short_side():
+    # Keeping right is for meeting people. A robot standing 0.3 m right of a walker's
+    # line is passed on the walker's left: going round its right side is the long way,
+    # and it took walkers into a robot at the walkway's edge (crowd 31, 49).
+    robot = RobotAgent(6.0, -0.3, 0.0, 0.0, 0.3)
+    crowd = make_crowd([PedestrianSpec(id=1, start=(0.0, 0.0), waypoints=((14.0, 0.0),))],
+                       walkways=(WalkwaySpec("main", ((-10.0, 0.0), (30.0, 0.0)), 6.0),),
+                       noise_std=0.0)
+    track = _lateral_track(crowd, robot)
+    assert track.min() > -0.05  # never to the robot's far (right) side
+    assert track.max() > 0.3  # stepped left, round it
+
+
+def test_someone_standing_near_the_edge_is_passed_on_the_side_with_room():
+    # Dead ahead of a walker near the walkway's right edge, a standing robot is passed
+    # on the walkway's side, not squeezed past on the edge (the keep-right side).
+    robot = RobotAgent(6.0, -1.0, 0.0, 0.0, 0.3)
+    crowd = make_crowd([PedestrianSpec(id=1, start=(0.0, -1.0), waypoints=((14.0, -1.0),))],
+                       noise_std=0.0)  # 3 m walkway: its right edge is at y = -1.5
+    track = _lateral_track(crowd, robot)
+    assert track.max() > -0.5  # round the robot's middle-of-the-walkway side
+    assert track.min() > -1.2
+
+
 def test_a_person_walks_around_an_obstacle_in_their_way():
     pillar = ObstacleSpec(id=50, shape="circle", x=5.0, y=0.0, radius=0.4)
     crowd = make_crowd([PedestrianSpec(id=1, start=(0.0, 0.05), waypoints=((10.0, 0.0),),

@@ -73,7 +73,8 @@ class SocialForceParams:
     evasion_strength: float = 3.0  # [m/s^2] sidestep when on a near-collision course
     evasion_horizon: float = 3.0  # [s] how far ahead a collision course is noticed
     evasion_margin: float = 0.6  # [m] wanted gap between surfaces when passing
-    keep_right: float = 0.5  # bias of the sidestep to one's right (walking convention)
+    keep_right: float = 0.5  # someone met whose miss is within this fraction of the
+    # comfort distance to our right is passed on our right all the same (walking convention)
     noise_std: float = 0.05  # [m/s^2] fluctuation force
     max_speed_factor: float = 1.3  # v_max = factor * desired speed
 

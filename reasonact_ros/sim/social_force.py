@@ -8,9 +8,9 @@ potential of the surface distance, walkway edges keep walkway users on the
 walkway, and groups are pulled to their centre. The 1995 potentials act only
 within about a metre, later than people really start to evade, so an
 anticipatory sidestep (in the spirit of Zanlungo et al. 2011 and Karamouzas
-et al. 2014) steers away from a predicted near miss a few seconds ahead,
-biased to the right (the walking convention Helbing & Molnar describe as a
-behavioural asymmetry). Everything is vectorised over people; per-person
+et al. 2014) steers away from a predicted near miss a few seconds ahead: to
+the right when meeting someone (the walking convention Helbing & Molnar
+describe as a behavioural asymmetry), the shorter way round anyone else. Everything is vectorised over people; per-person
 Python runs only for route bookkeeping.
 """
 
@@ -32,6 +32,8 @@ from reasonact_ros.sim.scenario import (
 
 WAYPOINT_REACHED_M = 0.5  # [m] a route waypoint counts as reached this near
 MAX_SUBSTEP_S = 0.05  # [s] longer steps are split so strong repulsions stay stable
+ONCOMING_SPEED = 0.2  # [m/s] coming towards us faster than this: someone we meet
+TIE_FRACTION = 0.1  # of the comfort distance: a miss this central is a tie
 ENTRY_CLEARANCE_M = 0.5  # [m] an arrival waits while the robot is this near its entry
 _GRADIENT_STEP = 1e-3  # [m] finite-difference step for the elliptical potential
 
@@ -287,7 +289,8 @@ class Crowd:
         force = (desired - self.vel) / self.tau[:, None]
         directions = _unit_or_zero(np.where(np.linalg.norm(desired, axis=1, keepdims=True) > 1e-6,
                                             desired, self.vel))
-        force += self._interactions(directions, robot)
+        inward, edge_gap = self._walkway_edges()
+        force += self._interactions(directions, inward, robot)
         if self.obstacles.count:
             distance, normals = self.obstacles.distances(self.pos)
             # U = U0 exp(-d / R) of the centre's distance d to the surface, as in the paper.
@@ -299,15 +302,16 @@ class Crowd:
                 directions, -normals[..., 0] * distance, -normals[..., 1] * distance,
                 np.broadcast_to(-self.vel[:, 0:1], distance.shape),
                 np.broadcast_to(-self.vel[:, 1:2], distance.shape),
-                self.radius[:, None] + 0.5 * p.evasion_margin, np.ones_like(distance))
+                self.radius[:, None] + 0.5 * p.evasion_margin, np.ones_like(distance), inward)
             force += np.column_stack([sx.sum(axis=1), sy.sum(axis=1)])
-        force += self._walkway_force()
+        force += self._walkway_force(inward, edge_gap)
         force += self._group_force()
         if p.noise_std > 0.0:
             force += self.rng.normal(0.0, p.noise_std, size=force.shape)
         return force
 
-    def _interactions(self, directions: np.ndarray, robot: RobotAgent | None) -> np.ndarray:
+    def _interactions(self, directions: np.ndarray, inward: np.ndarray,
+                      robot: RobotAgent | None) -> np.ndarray:
         """(N, 2) pushes from other people and the robot: the elliptical potential of
         Helbing & Molnar with its field-of-view weight, plus the anticipatory sidestep.
 
@@ -360,19 +364,19 @@ class Crowd:
         uy = ovy[None] - self.vel[:, 1:2]
         comfort = self.radius[:, None] + oradius[None] + p.evasion_margin
         sx, sy = self._sidestep(directions, ox[None] - self.pos[:, 0:1],
-                                oy[None] - self.pos[:, 1:2], ux, uy, comfort, weight)
+                                oy[None] - self.pos[:, 1:2], ux, uy, comfort, weight, inward)
         fx, fy = fx + sx, fy + sy
         return np.column_stack([fx.sum(axis=1), fy.sum(axis=1)])
 
     def _sidestep(self, directions: np.ndarray, tx: np.ndarray, ty: np.ndarray, ux: np.ndarray,
-                  uy: np.ndarray, comfort: np.ndarray,
-                  weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  uy: np.ndarray, comfort: np.ndarray, weight: np.ndarray,
+                  inward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Anticipation: step aside from where the other will be at the closest approach.
 
         (A, B) arrays: t from person a towards b, u the velocity of b relative to a,
         comfort the wanted centre distance. The predicted miss distance within the
-        horizon sets how hard to step aside; exactly head-on, where the miss vector
-        vanishes, the keep-right bias picks the side.
+        horizon sets how hard to step aside, and which way is a choice of side (below);
+        ``inward`` (A, 2) points each person towards the middle of their walkway.
         """
         p = self.params
         closing_sq = ux * ux + uy * uy
@@ -383,36 +387,56 @@ class Crowd:
         active = ((dx * tx + dy * ty) > 0.0) & (t_closest > 0.0) & (
             t_closest < p.evasion_horizon) & (miss < comfort) & (closing_sq > 1e-6) & (
             weight > 0.0)
-        sx = -mx / comfort + p.keep_right * dy
-        sy = -my / comfort - p.keep_right * dx
-        side_norm = np.maximum(np.hypot(sx, sy), 1e-9)
+        # A side is chosen, not summed: the miss pushing one way and a keep-right bias
+        # the other cancelled out at some offset, and people walked straight at whoever
+        # stood there (0.58 m between centres: a robot 0.3 m wide was brushed). Meeting
+        # someone, people keep to their right unless they are already well to our right
+        # (Moussaid et al. 2009); anyone else (standing, overtaken, an obstacle) is
+        # passed on the side the miss points to, the shorter way round, and dead centre
+        # on the side with more room.
+        lx, ly = -dy, dx  # our left
+        lateral = mx * lx + my * ly  # > 0: they pass on our left
+        other_vx, other_vy = ux + self.vel[:, 0:1], uy + self.vel[:, 1:2]
+        oncoming = (other_vx * dx + other_vy * dy) < -ONCOMING_SPEED
+        roomy = np.sign(inward[:, 0:1] * lx + inward[:, 1:2] * ly)
+        preferred = np.where(oncoming | (roomy == 0.0), -1.0, roomy)
+        tie = comfort * np.where(oncoming, p.keep_right, TIE_FRACTION)
+        side = np.where(np.abs(lateral) < tie, preferred, -np.sign(lateral))
+        sx, sy = side * lx, side * ly
         magnitude = np.where(active, p.evasion_strength * weight * (1.0 - miss / comfort),
-                             0.0) / side_norm
+                             0.0)
         return magnitude * sx, magnitude * sy
 
-    def _walkway_force(self) -> np.ndarray:
-        """Walkway users are pushed back from the edges and pulled back when just off."""
-        force = np.zeros((self.count, 2))
+    def _walkway_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per person, the unit vector towards the middle of their nearest walkway (N, 2)
+        and the free space to its edge [m] (N,), negative off it; zero and inf for anyone
+        not using a walkway, and a zero vector on the centreline."""
+        inward = np.zeros((self.count, 2))
+        best_gap = np.full(self.count, np.inf)
         users = self.attraction > 0.0
         if not self.walkways or not np.any(users):
-            return force
-        p = self.params
-        best_gap = np.full(self.count, np.inf)
+            return inward, best_gap
         for centerline, half_width in self.walkways:
             nearest, tangent = closest_points(self.pos, centerline)
             offset = self.pos - nearest
             lateral = tangent[:, 0] * offset[:, 1] - tangent[:, 1] * offset[:, 0]
-            inward = -np.sign(lateral)[:, None] * np.column_stack([-tangent[:, 1], tangent[:, 0]])
-            gap = half_width - np.abs(lateral) - self.radius  # free space to the edge [m]
-            # Inside: exponential edge push; just outside (within 2 m): a constant pull back.
-            magnitude = np.where(
-                gap >= 0.0,
-                p.walkway_edge_repulsion * np.exp(-gap / max(p.walkway_edge_range, 1e-6)),
-                np.where(gap > -2.0, 2.0 * p.walkway_edge_repulsion, 0.0))
+            to_middle = -np.sign(lateral)[:, None] * np.column_stack([-tangent[:, 1],
+                                                                       tangent[:, 0]])
+            gap = half_width - np.abs(lateral) - self.radius
             closer = users & (np.abs(gap) < np.abs(best_gap))
-            force[closer] = (magnitude[:, None] * inward)[closer] * self.attraction[closer, None]
+            inward[closer] = to_middle[closer]
             best_gap = np.where(closer, gap, best_gap)
-        return force
+        return inward, best_gap
+
+    def _walkway_force(self, inward: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Walkway users are pushed back from the edges and pulled back when just off."""
+        p = self.params
+        # Inside: exponential edge push; just outside (within 2 m): a constant pull back.
+        magnitude = np.where(
+            gap >= 0.0,
+            p.walkway_edge_repulsion * np.exp(-gap / max(p.walkway_edge_range, 1e-6)),
+            np.where(gap > -2.0, 2.0 * p.walkway_edge_repulsion, 0.0))
+        return magnitude[:, None] * inward * self.attraction[:, None]
 
     def _group_force(self) -> np.ndarray:
         force = np.zeros((self.count, 2))
