@@ -19,5 +19,9 @@ def positive_int(value: str) -> int:
     return _int_at_least(value, 1, "a positive integer")
 
 
+def non_negative_int(value: str) -> int:
+    return _int_at_least(value, 0, "an integer >= 0")
+
+
 def seed(value: str) -> int:
     return _int_at_least(value, 0, "a seed (an integer >= 0)")

@@ -65,6 +65,19 @@ def test_seeds_start_at_the_scenario_seed_and_jobs_are_unique(tmp_path):
     assert len({j.work_dir for j in jobs}) == len({j.index for j in jobs}) == 6
 
 
+def test_held_out_seeds_start_after_the_offset(tmp_path):
+    base = load_scenario("head_on").seed
+    suite = Suite("t", ("head_on",), seeds=2, seed_offset=42)
+    assert [j.seed for j in plan_jobs(suite, tmp_path)] == [base + 42, base + 43]
+    holdout, full = load_suite("holdout"), load_suite("full")
+    # The held-out seeds are the ones after the full suite's, for the same scenarios.
+    assert holdout.seed_offset == full.seeds and holdout.scenarios == full.scenarios
+    assert (holdout.seeds, holdout.mppi_samples, holdout.planner, holdout.reasoner) == (
+        full.seeds, full.mppi_samples, full.planner, full.reasoner)
+    with pytest.raises(SuiteError, match="seed_offset must be an integer >= 0"):
+        Suite("t", ("head_on",), seed_offset=-1)
+
+
 def test_suite_yaml_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("scenarios: all\nplaner: dwa\n")
@@ -122,6 +135,8 @@ def test_eval_rejects_bad_arguments_with_one_line(capsys):
     assert "unknown suite 'nope'" in err and len(err.strip().splitlines()) == 1
     assert run_cli(["eval", "--planner", "teleport"]) == cli.EXIT_USAGE
     capsys.readouterr()
+    assert run_cli(["eval", "--seed-offset", "-1"]) == cli.EXIT_USAGE
+    assert "an integer >= 0, got '-1'" in capsys.readouterr().err
     assert run_cli(["eval", "--scenarios", "head_on,nowhere"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "no scenario named 'nowhere'" in err and len(err.strip().splitlines()) == 1

@@ -142,6 +142,17 @@ def test_report_names_the_episodes_that_left_lockstep():
     assert "lockstep" not in report_text(clean, aggregate(clean))
 
 
+def test_report_says_which_seeds_ran():
+    records = [dict(e, seed=i) for i, e in enumerate(EPISODES)]
+    metrics = aggregate(records)
+    metrics["suite"] = {"name": "holdout", "scenarios": ["crowd"], "seeds": 42,
+                        "seed_offset": 42}
+    assert "1 scenarios x 42 seeds, starting 42 after each scenario's own)" in report_text(
+        records, metrics)
+    metrics["suite"]["seed_offset"] = 0
+    assert "1 scenarios x 42 seeds) in" in report_text(records, metrics)
+
+
 def test_time_where_both_succeeded_compares_like_with_like():
     a = [{"scenario": "crowd", "seed": 1, "success": False, "time_to_goal_s": None},
          {"scenario": "head_on", "seed": 1, "success": True, "time_to_goal_s": 10.0},

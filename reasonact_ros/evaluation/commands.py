@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from reasonact_ros.arguments import positive_int
+from reasonact_ros.arguments import non_negative_int, positive_int
 
 
 def _usage_error(message: str) -> Exception:
@@ -39,11 +39,15 @@ def add_commands(commands) -> None:
                     "person) of every episode that failed, touched someone or came within "
                     "their intimate space. Flags override the suite's values.")
     evaluate.add_argument("--suite", default="smoke",
-                          help="smoke | full | replay | a suite YAML path (default: smoke)")
+                          help="smoke | full | holdout | replay | a suite YAML path "
+                               "(default: smoke)")
     evaluate.add_argument("--scenarios", type=_scenario_names, default=None, metavar="A,B",
                           help="only these scenarios (names or YAML paths)")
     evaluate.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                           help="seeds per scenario: the scenario's seed, +1, ... +N-1")
+    evaluate.add_argument("--seed-offset", type=non_negative_int, default=None, metavar="K",
+                          help="start K seeds after the scenario's seed (the holdout suite: "
+                               "42, the seeds after the full suite's)")
     evaluate.add_argument("--planner", choices=PLANNERS, default=None)
     evaluate.add_argument("--reasoner", choices=REASONERS, default=None)
     evaluate.add_argument("--instruction", default=None, help="natural-language instruction")
@@ -105,7 +109,8 @@ def run_eval(args) -> int:
             suite,
             scenarios=(scenario_list(",".join(args.scenarios), "--scenarios")
                        if args.scenarios else None),
-            seeds=args.seeds, planner=args.planner, reasoner=args.reasoner,
+            seeds=args.seeds, seed_offset=args.seed_offset, planner=args.planner,
+            reasoner=args.reasoner,
             instruction=args.instruction, llm_endpoint=args.endpoint,
             mppi_samples=args.mppi_samples, jobs=args.jobs,
             gifs=False if args.no_gifs else None)

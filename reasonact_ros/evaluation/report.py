@@ -73,7 +73,10 @@ def report_text(records: Sequence[dict], metrics: dict) -> str:
         f"MPPI samples {suite.get('mppi_samples') or 'default (params file)'}, "
         f"instruction: {suite.get('instruction') or '(none)'}",
         f"- {metrics.get('episodes')} episodes ({len(suite.get('scenarios', []))} scenarios x "
-        f"{suite.get('seeds')} seeds) in {metrics.get('wall_time_s')} s wall with "
+        f"{suite.get('seeds')} seeds"
+        + (f", starting {suite['seed_offset']} after each scenario's own"
+           if suite.get("seed_offset") else "")
+        + f") in {metrics.get('wall_time_s')} s wall with "
         f"{suite.get('jobs')} parallel jobs on {metrics.get('machine', {}).get('cpu_count')} "
         f"CPUs (1-min load average at the end: "
         f"{metrics.get('machine', {}).get('load_average_1min_at_end')}); "

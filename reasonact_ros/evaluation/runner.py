@@ -2,7 +2,8 @@
 
 A suite is scenarios x seeds with one planner, reasoner and instruction. The
 built-in suites live in config/suites/*.yaml (``smoke``: every scenario once;
-``full``: every scenario over 42 seeds, 504 episodes; ``replay``: the scenarios
+``full``: every scenario over 42 seeds, 504 episodes; ``holdout``: the same over
+the 42 seeds after those, which no tuning has looked at; ``replay``: the scenarios
 that replay recorded trajectories); any other suite YAML path works too.
 
 Each episode is ``bringup.run_episode``: the real node graph over real DDS. Episodes
@@ -34,8 +35,8 @@ from reasonact_ros.process_lifetime import die_with
 
 PLANNERS = ("mppi", "dwa")
 REASONERS = ("rules", "llm", "local", "none")
-SUITE_KEYS = {"name", "description", "scenarios", "seeds", "planner", "reasoner",
-              "instruction", "mppi_samples", "llm_endpoint", "jobs", "gifs"}
+SUITE_KEYS = {"name", "description", "scenarios", "seeds", "seed_offset", "planner",
+              "reasoner", "instruction", "mppi_samples", "llm_endpoint", "jobs", "gifs"}
 
 
 class SuiteError(ValueError):
@@ -47,6 +48,7 @@ class Suite:
     name: str
     scenarios: tuple[str, ...]
     seeds: int = 1  # per scenario: the scenario's own seed, then seed + 1, ...
+    seed_offset: int = 0  # ... after skipping this many of them (held-out seeds)
     planner: str = "mppi"
     reasoner: str = "rules"
     instruction: str = ""
@@ -62,6 +64,10 @@ class Suite:
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise SuiteError(f"suite {self.name!r}: seeds must be an integer >= 1, "
                              f"got {self.seeds!r}")
+        if (isinstance(self.seed_offset, bool) or not isinstance(self.seed_offset, int)
+                or self.seed_offset < 0):
+            raise SuiteError(f"suite {self.name!r}: seed_offset must be an integer >= 0, "
+                             f"got {self.seed_offset!r}")
         if self.planner not in PLANNERS:
             raise SuiteError(f"suite {self.name!r}: planner must be one of {PLANNERS}, "
                              f"got {self.planner!r}")
@@ -180,7 +186,7 @@ def plan_jobs(suite: Suite, work_root: Path) -> list[EpisodeJob]:
 
     jobs = []
     for scenario in suite.scenarios:
-        base = load_scenario(scenario).seed
+        base = load_scenario(scenario).seed + suite.seed_offset
         for k in range(suite.seeds):
             index = len(jobs)
             jobs.append(EpisodeJob(index, scenario, base + k, suite.planner, suite.reasoner,
