@@ -10,8 +10,9 @@ within about a metre, later than people really start to evade, so an
 anticipatory sidestep (in the spirit of Zanlungo et al. 2011 and Karamouzas
 et al. 2014) steers away from a predicted near miss a few seconds ahead: to
 the right when meeting someone (the walking convention Helbing & Molnar
-describe as a behavioural asymmetry), the shorter way round anyone else. Everything is vectorised over people; per-person
-Python runs only for route bookkeeping.
+describe as a behavioural asymmetry), the shorter way round anyone else.
+Everything is vectorised over people; per-person Python runs only for route
+bookkeeping.
 """
 
 from __future__ import annotations
