@@ -390,7 +390,7 @@ class Crowd:
             weight > 0.0)
         # A side is chosen, not summed: the miss pushing one way and a keep-right bias
         # the other cancelled out at some offset, and people walked straight at whoever
-        # stood there (0.58 m between centres: a robot 0.3 m wide was brushed). Meeting
+        # stood there (0.58 m between centres: 0.03 m from a 0.3 m robot). Meeting
         # someone, people keep to their right unless they are already well to our right
         # (Moussaid et al. 2009); anyone else (standing, overtaken, an obstacle) is
         # passed on the side the miss points to, the shorter way round, and dead centre
