@@ -301,8 +301,7 @@ class Crowd:
             # Obstacles stand still; their nearest surface point is what to step around.
             sx, sy = self._sidestep(
                 directions, -normals[..., 0] * distance, -normals[..., 1] * distance,
-                np.broadcast_to(-self.vel[:, 0:1], distance.shape),
-                np.broadcast_to(-self.vel[:, 1:2], distance.shape),
+                np.zeros_like(distance), np.zeros_like(distance),
                 self.radius[:, None] + 0.5 * p.evasion_margin, np.ones_like(distance), inward)
             force += np.column_stack([sx.sum(axis=1), sy.sum(axis=1)])
         force += self._walkway_force(inward, edge_gap)
@@ -361,25 +360,26 @@ class Crowd:
         view_weight = np.where(seen, 1.0, p.out_of_view_weight)
         fx, fy = fx * view_weight, fy * view_weight
 
-        ux = ovx[None] - self.vel[:, 0:1]
-        uy = ovy[None] - self.vel[:, 1:2]
         comfort = self.radius[:, None] + oradius[None] + p.evasion_margin
         sx, sy = self._sidestep(directions, ox[None] - self.pos[:, 0:1],
-                                oy[None] - self.pos[:, 1:2], ux, uy, comfort, weight, inward)
+                                oy[None] - self.pos[:, 1:2], ovx[None], ovy[None], comfort,
+                                weight, inward)
         fx, fy = fx + sx, fy + sy
         return np.column_stack([fx.sum(axis=1), fy.sum(axis=1)])
 
-    def _sidestep(self, directions: np.ndarray, tx: np.ndarray, ty: np.ndarray, ux: np.ndarray,
-                  uy: np.ndarray, comfort: np.ndarray, weight: np.ndarray,
+    def _sidestep(self, directions: np.ndarray, tx: np.ndarray, ty: np.ndarray,
+                  other_vx: np.ndarray, other_vy: np.ndarray, comfort: np.ndarray,
+                  weight: np.ndarray,
                   inward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Anticipation: step aside from where the other will be at the closest approach.
 
-        (A, B) arrays: t from person a towards b, u the velocity of b relative to a,
+        (A, B) arrays: t from person a towards b, b's velocity (zero for an obstacle),
         comfort the wanted centre distance. The predicted miss distance within the
         horizon sets how hard to step aside, and which way is a choice of side (below);
         ``inward`` (A, 2) points each person towards the middle of their walkway.
         """
         p = self.params
+        ux, uy = other_vx - self.vel[:, 0:1], other_vy - self.vel[:, 1:2]  # b relative to a
         closing_sq = ux * ux + uy * uy
         t_closest = -(tx * ux + ty * uy) / np.maximum(closing_sq, 1e-9)
         mx, my = tx + ux * t_closest, ty + uy * t_closest
@@ -397,7 +397,6 @@ class Crowd:
         # on the side with more room.
         lx, ly = -dy, dx  # our left
         lateral = mx * lx + my * ly  # > 0: they pass on our left
-        other_vx, other_vy = ux + self.vel[:, 0:1], uy + self.vel[:, 1:2]
         oncoming = (other_vx * dx + other_vy * dy) < -ONCOMING_SPEED
         roomy = np.sign(inward[:, 0:1] * lx + inward[:, 1:2] * ly)
         preferred = np.where(oncoming | (roomy == 0.0), -1.0, roomy)
