@@ -313,6 +313,21 @@ def test_blocked_when_even_braking_collides():
     assert small_planner().plan(still).status == "tracking"
 
 
+def test_not_frozen_where_someone_would_walk_into_us():
+    # Walked into from behind and from ahead within half a second, every way out hits
+    # someone in the first second, and so does standing still: stopping is no safer than
+    # the least bad way out (held-out replay 81: the robot stopped and was walked into).
+    people = (TrackedObject(1, ObjectClass.PEDESTRIAN, -1.0, 0.0, 1.4, 0.0, 0.25),
+              TrackedObject(2, ObjectClass.PEDESTRIAN, 1.0, 0.0, -1.4, 0.0, 0.25))
+    sandwiched = PlannerInput(0.0, Pose2D(), Velocity2D(), Goal(((8.0, 0.0),)), people,
+                              NO_POINTS, None, decision(), LIMITS)
+    assert small_planner().plan(sandwiched).status == "tracking"
+    # The same two standing a step further off walk into nobody: then it is blocked.
+    still = tuple(dataclasses.replace(p, vx=0.0) for p in people)
+    braking = dataclasses.replace(sandwiched, velocity=Velocity2D(1.5, 0.0), people=still)
+    assert small_planner().plan(braking).status == "blocked"
+
+
 def test_no_goal_holds_still():
     result = small_planner().plan(PlannerInput(0.0, Pose2D(), Velocity2D(0.5, 0.0), None, (),
                                                np.zeros((0, 2)), None, decision(), LIMITS))

@@ -304,6 +304,11 @@ class MPPIPlanner:
         early = max(1, int(round(1.0 / cfg.dt)))
         best_collisions = collided[int(torch.argmin(total)), :early]
         blocked = bool(best_collisions.any()) and not bool(best_collisions[0])
+        if blocked:
+            # Someone walks into us where we stand no later than the best way hits: standing
+            # still is no safer than the least bad way out.
+            first_hit = int(torch.nonzero(best_collisions)[0])
+            blocked = not self._walked_into(inp, predicted, first_hit + 1)
         # Non-finite cannot happen with finite inputs; if it does, stand still, start afresh.
         if blocked or not np.all(np.isfinite(optimum)):
             self._nominal[:] = 0.0
@@ -312,6 +317,16 @@ class MPPIPlanner:
         self._sent.append(optimum[0].copy())
         command = Velocity2D(float(optimum[0, 0]), float(optimum[0, 1]))
         return PlanResult(command, trajectory, by_id, status)
+
+    def _walked_into(self, inp: PlannerInput, predicted: np.ndarray, steps: int) -> bool:
+        """Whether someone's predicted path reaches the robot, standing where it is,
+        within the first ``steps`` steps."""
+        if not inp.people:
+            return False
+        radii = np.array([p.radius for p in inp.people])
+        here = np.array([inp.robot.x, inp.robot.y])
+        distance = np.linalg.norm(predicted[:, :steps] - here, axis=2)
+        return bool((distance < self.config.robot_radius + radii[:, None]).any())
 
     def _stalled(self, inp: PlannerInput, status: str, speed_cap: float) -> bool:
         """Whether the robot has stood still for ``stall_time`` while free to move.
