@@ -49,6 +49,19 @@ def test_pedestrian_approaching_on_walkway_is_passed_on_the_right_slowly():
     assert "walking towards us" in action["thought"]
 
 
+def test_someone_walking_up_behind_us_sets_the_pace_we_pass_at():
+    oncoming = person(3, 7.0, 0.1, vx=-1.2)
+    behind = person(4, -2.5, -0.3, vx=1.25)
+    action = decide(oncoming, behind, speed=1.4)
+    assert action["behavior"] == "PASS_RIGHT" and action["target_id"] == 3
+    assert action["max_speed"] == pytest.approx(1.25)  # not slower than them: no obstacle
+    assert action["thought"].startswith("A pedestrian") and "Keep the pace" in action["thought"]
+    # Not for someone behind but out of our lane, nor walking the other way, nor far back.
+    for other in (person(4, -2.5, -1.6, vx=1.25), person(4, -2.5, -0.3, vx=-1.25),
+                  person(4, -5.0, -0.3, vx=1.25)):
+        assert decide(oncoming, other, speed=1.4)["max_speed"] == pytest.approx(0.8)
+
+
 def test_someone_coming_down_the_walkway_is_met_even_while_we_are_turned_off_it():
     # Angled 40 deg towards the walkway's left edge (heading for a gap), the robot has
     # someone 4 m down the walkway, 0.3 m right of our line along it, walking at us: 2.8 m

