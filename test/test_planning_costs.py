@@ -141,3 +141,29 @@ def test_a_granted_verge_is_cheap_on_its_side_only():
     assert plain[0] == plain[1]
     assert right_verge[0] == pytest.approx(0.05 * plain[0])
     assert right_verge[1] == plain[1]
+
+
+def test_cuts_in_front_is_crossing_their_line_ahead_of_them():
+    # Someone at the origin walking +x at 1 m/s; we stand at (1, -1), right of their line.
+    steps = 4
+    predicted = torch.tensor([[[0.25 * (t + 1), 0.0] for t in range(steps)]])
+    positions, ways, here = np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([1.0, -1.0])
+    rollouts = {
+        "across ahead of them": [(1.0, -0.5), (1.0, 0.0), (1.0, 0.3), (1.0, 0.5)],
+        "across behind them": [(1.0, -1.0), (1.0, -1.0), (0.5, 0.2), (0.5, 0.4)],
+        "along our side": [(1.5, -1.0), (2.0, -1.0), (2.5, -1.0), (3.0, -0.8)],
+    }
+    x = torch.tensor([[p[0] for p in path] for path in rollouts.values()])
+    y = torch.tensor([[p[1] for p in path] for path in rollouts.values()])
+    cut = costs.cuts_in_front(x, y, predicted, positions, ways, here)
+    assert cut.tolist() == [True, False, False]
+
+
+def test_nobody_is_cut_in_front_of_from_their_own_line():
+    # Standing on their line ahead of them, stepping off either side is leaving their way.
+    predicted = torch.tensor([[[0.5, 0.0], [1.0, 0.0]]])
+    x = torch.tensor([[2.0, 2.0], [2.0, 2.0]])
+    y = torch.tensor([[0.3, 0.6], [-0.3, -0.6]])
+    cut = costs.cuts_in_front(x, y, predicted, np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]),
+                              np.array([2.0, 0.0]))
+    assert not cut.any()

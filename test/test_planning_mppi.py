@@ -54,10 +54,11 @@ NO_POINTS = np.zeros((0, 2))
 
 
 def run(planner, goal, *, people=(), obstacles=NO_POINTS, walkway=None, decide=None,
-        seconds=12.0, start=None):
-    """Drive a perfect unicycle from ``start`` (the origin); people walk at constant velocity."""
+        seconds=12.0, start=None, speed=0.0):
+    """Drive a perfect unicycle from ``start`` (the origin) at ``speed``; people walk at
+    constant velocity."""
     decide = decide or decision()
-    pose, velocity = start or Pose2D(), Velocity2D()
+    pose, velocity = start or Pose2D(), Velocity2D(speed, 0.0)
     people = list(people)
     log = {"poses": [], "commands": [], "people": [], "status": []}
     for step in range(int(seconds / DT)):
@@ -665,6 +666,19 @@ def test_overtaking_us_is_judged_in_the_walkers_frame():
         True, False, False, False, False]
     assert overtaking_us(positions, velocities, speeds, here, 0.0, 0.0)[4]
     assert not overtaking_us(positions, velocities, speeds, here, math.pi / 2, 1.0).any()
+
+
+def test_we_do_not_turn_into_the_goal_across_the_way_of_someone_overtaking_us():
+    # crowd seed 69: on the walkway's right edge at 1.35 m/s, level with the goal 1.7 m to
+    # our left, and a walker 2 m behind at 1.5 m/s between us and it. Asked only the least
+    # clearance of someone overtaking, the robot turned across their way in front of them
+    # (here into contact; in the episode 0.43 m).
+    walker = TrackedObject(300, ObjectClass.PEDESTRIAN, -2.76, -0.7, 1.5, 0.0, 0.25)
+    log = run(small_planner(), Goal(((0.0, 0.0),)), people=[walker], walkway=WALKWAY_4M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), seconds=8.0,
+              start=Pose2D(-0.76, -1.7, 0.19), speed=1.35)
+    assert log["status"][-1] == "goal_reached"
+    assert min_gap_to_people(log) > 0.45  # never within the intimate zone
 
 
 def test_someone_overtaking_us_near_the_goal_is_let_by_not_run_from():

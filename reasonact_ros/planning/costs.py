@@ -200,6 +200,31 @@ def people_cost(gap: torch.Tensor, robot_radius: float, min_clearance: float,
     return cost, collided
 
 
+def cuts_in_front(x: torch.Tensor, y: torch.Tensor, predicted: torch.Tensor,
+                  positions: np.ndarray, ways: np.ndarray, here: np.ndarray) -> torch.Tensor:
+    """(S,) whether each rollout crosses, ahead of them, the line of someone walking.
+
+    ``predicted`` is (P, T, 2) as in ``nearest_person_gap``; ``positions`` (P, 2) where
+    they are now and ``ways`` (P, 2) their unit directions of walking. A rollout cuts in
+    front of someone when at some step it is ahead of them along their way and on the
+    other side of their line than the robot is now. Crossing behind them does not count,
+    nor does leaving their line from on it.
+    """
+    cut = torch.zeros(x.shape[0], dtype=torch.bool)
+    for person in range(predicted.shape[0]):
+        ux, uy = float(ways[person, 0]), float(ways[person, 1])
+        start_side = ((here[1] - positions[person, 1]) * ux
+                      - (here[0] - positions[person, 0]) * uy)
+        if start_side == 0.0:
+            continue
+        dx = x - predicted[person, :, 0]
+        dy = y - predicted[person, :, 1]
+        crossed = (dy * ux - dx * uy) * float(start_side) < 0.0
+        ahead = (dx * ux + dy * uy) > 0.0
+        cut |= (crossed & ahead).any(dim=1)
+    return cut
+
+
 def in_their_way_cost(x_end: torch.Tensor, y_end: torch.Tensor, starts: np.ndarray,
                       ends: np.ndarray, reach: np.ndarray, weight: float) -> torch.Tensor:
     """(S,) cost of ending the horizon where people will walk after it.
