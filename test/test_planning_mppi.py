@@ -681,6 +681,39 @@ def test_we_do_not_turn_into_the_goal_across_the_way_of_someone_overtaking_us():
     assert min_gap_to_people(log) > 0.45  # never within the intimate zone
 
 
+def test_we_do_not_crawl_into_the_goal_while_someone_walks_past_where_we_stand():
+    # crowd seed 59: 0.54 m from the goal, turning into it with someone coming up behind
+    # 1.6 m away at 1.4 m/s. At the approach cap's floor (0.3 m/s) the robot was still on
+    # its way in when they passed (here 0.20 m from them; in the episode 0.31 m).
+    walker = TrackedObject(300, ObjectClass.PEDESTRIAN, -1.77, -0.71, 1.38, 0.0, 0.25)
+    log = run(small_planner(), Goal(((0.0, 0.0),)), people=[walker], walkway=WALKWAY_4M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), seconds=4.0,
+              start=Pose2D(-0.13, -0.52, math.radians(79.0)), speed=0.38)
+    assert log["status"][-1] == "goal_reached"
+    assert min_gap_to_people(log) > 0.45
+
+
+def test_the_approach_floor_rises_only_for_someone_walking_past_where_we_stand():
+    planner = small_planner()
+    least, higher = planner.config.approach_min_speed, planner.config.approach_passed_speed
+
+    def cap(*people):
+        inp = PlannerInput(0.0, Pose2D(-0.3, 0.0, 0.0), Velocity2D(), Goal(((0.0, 0.0),)),
+                           people, NO_POINTS, WALKWAY_4M,
+                           decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), LIMITS)
+        return planner._speed_cap(inp, inp.decision)
+
+    def walker(x, y, vx, vy=0.0):
+        return TrackedObject(1, ObjectClass.PEDESTRIAN, x, y, vx, vy, 0.25)
+
+    assert cap() == pytest.approx(least)
+    assert cap(walker(-2.0, 0.5, 1.2)) == pytest.approx(higher)  # passes 0.5 m beside us
+    assert cap(walker(-2.0, 0.5, -1.2)) == pytest.approx(least)  # walking away
+    assert cap(walker(-5.0, 0.5, 1.2)) == pytest.approx(least)  # not within 2 s
+    assert cap(walker(-2.0, 1.5, 1.2)) == pytest.approx(least)  # passes 1.5 m beside us
+    assert cap(walker(-0.3, 0.7, 0.0)) == pytest.approx(least)  # standing close by
+
+
 def test_someone_overtaking_us_near_the_goal_is_let_by_not_run_from():
     # crowd seeds 13, 16, 43: 1.6 m from the goal, someone walking our way passes 0.8 m to
     # our left. Letting them by fell short of the clearance asked on arrival, so the

@@ -10,7 +10,8 @@ never delays a control cycle.
 Staleness rules: no fresh decision -> the conservative default decision; no
 fresh scene -> stop (perception may be dead, people may be anywhere).
 
-Arrival: the robot slows over the last metre (MPPI: ``approach_gain``) and a goal
+Arrival: the robot slows over the last metre (MPPI: ``approach_gain``; not below
+``approach_passed_speed`` while someone walks past where it stands) and a goal
 once within ``goal_tolerance`` stays reached (the robot holds) until a new
 ``goal_pose`` or route comes, as with Nav2's stateful goal checker.
 
