@@ -707,10 +707,10 @@ def test_the_approach_floor_rises_only_for_someone_walking_past_where_we_stand()
         return TrackedObject(1, ObjectClass.PEDESTRIAN, x, y, vx, vy, 0.25)
 
     assert cap() == pytest.approx(least)
-    assert cap(walker(-2.0, 0.5, 1.2)) == pytest.approx(higher)  # passes 0.5 m beside us
+    assert cap(walker(-2.0, 0.5, 1.2)) == pytest.approx(higher)  # walks through our spot
     assert cap(walker(-2.0, 0.5, -1.2)) == pytest.approx(least)  # walking away
     assert cap(walker(-5.0, 0.5, 1.2)) == pytest.approx(least)  # not within 2 s
-    assert cap(walker(-2.0, 1.5, 1.2)) == pytest.approx(least)  # passes 1.5 m beside us
+    assert cap(walker(-2.0, 1.5, 1.2)) == pytest.approx(least)  # 0.95 m between us
     assert cap(walker(-0.3, 0.7, 0.0)) == pytest.approx(least)  # standing close by
 
 

@@ -373,7 +373,8 @@ class MPPIPlanner:
         if inp.goal is not None:
             left = inp.distance_to_goal() - inp.goal.tolerance
             least = cfg.approach_min_speed
-            if self._about_to_be_passed_close(inp):
+            if (cfg.approach_gain * left < cfg.approach_passed_speed
+                    and self._about_to_be_passed_close(inp)):
                 least = max(least, cfg.approach_passed_speed)
             cap = min(cap, max(least, cfg.approach_gain * left))
         return cap
