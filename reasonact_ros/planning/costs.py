@@ -181,7 +181,7 @@ def nearest_person_gap(x: torch.Tensor, y: torch.Tensor, predicted: torch.Tensor
     return gap
 
 
-def people_cost(gap: torch.Tensor, robot_radius: float, min_clearance: float,
+def people_cost(gap: torch.Tensor, robot_radius: float, min_clearance: float | torch.Tensor,
                 collision_weight: float, clearance_weight: float
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-step cost and collision mask from ``nearest_person_gap``.
@@ -190,7 +190,8 @@ def people_cost(gap: torch.Tensor, robot_radius: float, min_clearance: float,
     square of the shortfall, and a touching footprint adds ``collision_weight``. The
     requirement is the same at every step: growing it with the prediction time (for
     the prediction's uncertainty) makes every encounter look worse while it is still
-    far ahead, and the robot dithers to postpone it.
+    far ahead, and the robot dithers to postpone it. It may differ by rollout: an (S, 1)
+    ``min_clearance``.
     """
     clearance = gap - robot_radius
     collided = clearance < 0.0

@@ -632,33 +632,40 @@ class MPPIPlanner:
             # the relief for everyone, the full suite's crowd (where the robot stalls
             # often) had 10 contacts with the robot at fault instead of 3.
             clearances[speed <= MOVING_SPEED] = relaxed
-        # Lower bound of any rollout's distance to each person at each step (P, T).
-        reach = speed_cap * cfg.dt * np.arange(1, cfg.steps + 1)
-        centre_bound = np.linalg.norm(predicted - here, axis=2) - reach
-        surface_bound = centre_bound - cfg.robot_radius - radii[:, None]
-        near = surface_bound < clearances[:, None] + 0.1
-        # Beyond 2.5 sigma the personal-space cost is under 5 % of its peak.
-        in_space = centre_bound < 2.5 * np.maximum(front, side)[:, None]
         predicted_t = torch.from_numpy(predicted.astype(np.float32))
-
-        windows = _windows(near)
-        for clearance in np.unique(clearances):  # one pass unless relieved beside someone
-            group = [window if clearances[index] == clearance else (0, 0)
-                     for index, window in enumerate(windows)]
-            gap = costs.nearest_person_gap(x, y, predicted_t, radii.tolist(), group)
-            people_step, people_hit = costs.people_cost(
-                gap, cfg.robot_radius, float(clearance), cfg.collision_weight,
-                cfg.person_clearance_weight)
-            step_cost.add_(people_step)
-            collided |= people_hit
+        within = clearances.copy()  # the most any rollout asks of each person
+        cut = None
         if overtakers.any() and relaxed > clearances[overtakers].max():
             # Letting them by is what the least clearance is for. A rollout that cuts across
             # in front of them does not, and is asked the relieved one (`crowd` 69: the
             # robot turned into its goal 1 m ahead of a walker at 1.5 m/s, 0.43 m from them).
-            self._add_cutting_in_cost(x, y, predicted_t, people, overtakers, velocity, speed,
-                                      here, float(clearances[overtakers].max()),
-                                      float(relaxed), _windows(surface_bound < relaxed + 0.1),
-                                      step_cost)
+            chosen = np.flatnonzero(overtakers)
+            cut = costs.cuts_in_front(x, y, predicted_t[chosen],
+                                      np.array([[people[i].x, people[i].y] for i in chosen]),
+                                      velocity[chosen] / speed[chosen, None], here)
+            within[overtakers] = relaxed
+        # Lower bound of any rollout's distance to each person at each step (P, T).
+        reach = speed_cap * cfg.dt * np.arange(1, cfg.steps + 1)
+        centre_bound = np.linalg.norm(predicted - here, axis=2) - reach
+        surface_bound = centre_bound - cfg.robot_radius - radii[:, None]
+        near = surface_bound < within[:, None] + 0.1
+        # Beyond 2.5 sigma the personal-space cost is under 5 % of its peak.
+        in_space = centre_bound < 2.5 * np.maximum(front, side)[:, None]
+
+        windows = _windows(near)
+        for clearance in np.unique(clearances):  # one pass unless relieved beside someone
+            members = clearances == clearance
+            group = [window if members[index] else (0, 0)
+                     for index, window in enumerate(windows)]
+            gap = costs.nearest_person_gap(x, y, predicted_t, radii.tolist(), group)
+            asked = float(clearance)
+            if cut is not None and members[overtakers].all():  # the overtakers' group
+                asked = torch.where(cut, float(relaxed), asked)[:, None]
+            people_step, people_hit = costs.people_cost(
+                gap, cfg.robot_radius, asked, cfg.collision_weight,
+                cfg.person_clearance_weight)
+            step_cost.add_(people_step)
+            collided |= people_hit
         total.add_(costs.proxemics_cost(x, y, predicted_t, headings, front, back, side,
                                         _windows(in_space), cfg.proxemics_weight,
                                         cfg.proxemics_stride))
@@ -686,28 +693,6 @@ class MPPIPlanner:
                     x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
                     behind_scale=cfg.overtake_behind_scale if overtaking else None))
-
-    def _add_cutting_in_cost(self, x, y, predicted_t, people, overtakers, velocity, speed,
-                             here, paid, asked, windows, step_cost) -> None:
-        """For the rollouts that cut in front of someone overtaking us
-        (``costs.cuts_in_front``), the clearance shortfall from ``asked`` beyond the one
-        from ``paid``, which ``step_cost`` already holds."""
-        cfg = self.config
-        chosen = np.flatnonzero(overtakers)
-        ways = velocity[chosen] / speed[chosen, None]
-        positions = np.array([[people[i].x, people[i].y] for i in chosen])
-        cut = costs.cuts_in_front(x, y, predicted_t[chosen], positions, ways, here)
-        if not bool(cut.any()):
-            return
-        group = [window if overtakers[index] else (0, 0)
-                 for index, window in enumerate(windows)]
-        gap = costs.nearest_person_gap(x[cut], y[cut], predicted_t,
-                                       [p.radius for p in people], group)
-        more, _ = costs.people_cost(gap, cfg.robot_radius, asked, cfg.collision_weight,
-                                    cfg.person_clearance_weight)
-        already, _ = costs.people_cost(gap, cfg.robot_radius, paid, cfg.collision_weight,
-                                       cfg.person_clearance_weight)
-        step_cost[cut] += more - already
 
     def _beyond_the_goal(self, inp: PlannerInput, here: np.ndarray,
                          person: TrackedObject) -> bool:
