@@ -344,7 +344,8 @@ def test_same_seed_same_commands():
 
 @pytest.mark.parametrize("bad", [{"samples": 1}, {"dt": 0.0}, {"temperature": -1.0},
                                  {"smoothing_window": 4}, {"linear_noise": float("nan")},
-                                 {"steps": 3.5}, {"proxemics_stride": 2.0}, {"seed": -1}])
+                                 {"steps": 3.5}, {"proxemics_stride": 2.0}, {"seed": -1},
+                                 {"arrival_radius": 2.0, "arrival_exit_radius": 1.5}])
 def test_bad_config_raises(bad):
     with pytest.raises(ValueError):
         MPPIConfig(**bad)
@@ -712,6 +713,40 @@ def test_the_approach_floor_rises_only_for_someone_walking_past_where_we_stand()
     assert cap(walker(-5.0, 0.5, 1.2)) == pytest.approx(least)  # not within 2 s
     assert cap(walker(-2.0, 1.5, 1.2)) == pytest.approx(least)  # 0.95 m between us
     assert cap(walker(-0.3, 0.7, 0.0)) == pytest.approx(least)  # standing close by
+
+
+def test_arriving_we_keep_right_of_a_walker_along_their_walk_not_the_goals_bearing():
+    # crowd seed 98: 0.96 m from the goal and heading in, told to pass on the right of a
+    # walker coming west 2.8 m to our right, just past the goal. Kept right of the goal's
+    # bearing, the robot went north-east behind them, past the goal, and circled it 30 s
+    # (here 3.2 m past it and not there in 8 s). Along their walk, right is this side of
+    # their way: wait there for them to pass.
+    people = [TrackedObject(204, ObjectClass.PEDESTRIAN, -0.06, 0.82, -1.21, 0.0, 0.25),
+              TrackedObject(205, ObjectClass.PEDESTRIAN, 2.79, 1.0, -0.99, 0.0, 0.25)]
+    log = run(small_planner(), Goal(((0.0, 0.0),)), people=people, walkway=WALKWAY_4M,
+              decide=decision(Behavior.PASS_RIGHT, 0.8, 1.2, target_id=205), seconds=8.0,
+              start=Pose2D(0.53, -0.8, math.radians(76.0)), speed=0.57)
+    assert log["status"][-1] == "goal_reached"
+    assert max(p.x for p in log["poses"]) < 1.0
+    assert min_gap_to_people(log) > 0.45
+
+
+def test_just_past_the_goal_we_wait_for_it_rather_than_run_ahead_of_the_walkers_behind():
+    # crowd seed 105: the way in blocked by a walker, the robot went on 1.2 m past the
+    # goal, 2.0 m from it, where arriving ended; asked the full clearance of the walkers
+    # coming up behind again, it ran ahead of them off the walkway's end (here to x = 14 m
+    # in 10 s). Once arriving, it stays so until arrival_exit_radius.
+    people = [TrackedObject(300, ObjectClass.PEDESTRIAN, -1.95, -0.44, 1.45, 0.0, 0.25),
+              TrackedObject(301, ObjectClass.PEDESTRIAN, -3.16, -0.41, 1.47, 0.0, 0.25),
+              TrackedObject(206, ObjectClass.PEDESTRIAN, 1.18, 0.90, -1.27, 0.0, 0.25)]
+    planner = small_planner()
+    assert math.hypot(1.23, -1.56) < planner.config.arrival_radius  # arriving at the start
+    log = run(planner, Goal(((0.0, 0.0),)), people=people, walkway=WALKWAY_4M,
+              decide=decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2), seconds=10.0,
+              start=Pose2D(1.23, -1.56, 0.02), speed=0.64)
+    assert log["status"][-1] == "goal_reached"
+    assert max(p.x for p in log["poses"]) < 2.0
+    assert min_gap_to_people(log) > 0.45
 
 
 def test_someone_overtaking_us_near_the_goal_is_let_by_not_run_from():

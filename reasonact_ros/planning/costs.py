@@ -414,7 +414,8 @@ def passing_side_cost(x: torch.Tensor, y: torch.Tensor, person_path: torch.Tenso
                       behind_scale: float | None = None) -> torch.Tensor:
     """(S,) cost of being on the wrong side of one person while level with them.
 
-    ``direction`` is the robot's unit travel direction, ``side`` +1 to pass on the left
+    ``direction`` is the unit direction the sides are judged along (our way; arriving,
+    the reverse of the walk of someone coming towards us), ``side`` +1 to pass on the left
     of the person (they are on our right), -1 on the right. Being less than
     ``lateral_gap`` to the wanted side costs, weighted by how level the robot is with
     the person along ``direction`` (a Gaussian of width ``along_scale``; behind them,

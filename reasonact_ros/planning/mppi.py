@@ -120,7 +120,10 @@ class MPPIConfig:
     passing_range: float = 8.0  # [m] how far ahead the nearest person is a passing target
     overtake_behind_scale: float = 4.0  # [m] the passing cost's reach behind someone we
     # overtake on the verge (in front of them, and for anyone else: 1.5 m)
-    arrival_radius: float = 2.0  # [m] from the goal, people may be passed closer
+    arrival_radius: float = 2.0  # [m] from the goal, people may be passed closer ...
+    arrival_exit_radius: float = 3.0  # [m] ... and, once within, until this far from it:
+    # through a goal between two streams, the robot went on past it to 2 m, was asked the full
+    # clearance of the walkers behind it again and ran ahead of them (crowd 105)
     in_their_way_time: float = 5.0  # [s] people's way after the horizon ...
     in_their_way_clearance: float = 0.5  # [m] ... the horizon's end keeps this far off it
     in_their_way_weight: float = 100.0  # per squared metre inside that
@@ -182,6 +185,8 @@ class MPPIConfig:
             raise ValueError(f"proxemics_stride must be >= 1, got {self.proxemics_stride}")
         if self.keep_right > 1.0:
             raise ValueError(f"keep_right is a fraction of the half width, got {self.keep_right}")
+        if self.arrival_exit_radius < self.arrival_radius:
+            raise ValueError("arrival_exit_radius must be >= arrival_radius")
         if self.smoothing_window < 1 or self.smoothing_window % 2 == 0:
             raise ValueError(f"smoothing_window must be odd and >= 1, got {self.smoothing_window}")
         if self.smoothing_window > 1 and not self.smoothing_order < self.smoothing_window:
@@ -232,6 +237,7 @@ class MPPIPlanner:
         self._relieved_until = -math.inf
         self._goal_checker.reset()
         self._relieved = False
+        self._arriving = False  # see _update_arrival
 
     def plan(self, inp: PlannerInput) -> PlanResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -255,6 +261,7 @@ class MPPIPlanner:
         position = np.array([inp.robot.x, inp.robot.y])
         if self._goal_checker.reached(inp):
             return self._hold(inp, STATUS_GOAL_REACHED, by_id)
+        self._update_arrival(inp)
 
         speed_cap = self._speed_cap(inp, decision)
         reach = max(1.0, cfg.carrot_reach * speed_cap * cfg.horizon)
@@ -603,7 +610,7 @@ class MPPIPlanner:
         # nor than the decision's floor (an operator's "keep 2 m away").
         relaxed = max(decision.min_clearance * cfg.stall_clearance_factor,
                       inp.limits.min_person_clearance, decision.clearance_floor)
-        arriving = self._arriving(inp)
+        arriving = self._arriving
         overtakers = np.zeros(len(people), dtype=bool)
         if arriving:
             # The goal may lie where people walk (crowd: between two streams). Asked the
@@ -689,8 +696,17 @@ class MPPIPlanner:
                 _, verge_until = self._verge
                 overtaking = (float(velocity[index] @ unit) > MOVING_SPEED
                               and inp.now <= verge_until)
+                # The rules choose the side along the walk of someone coming towards us
+                # (_oncoming_side), and on the way there the way to the goal runs along it
+                # too. Arriving, the goal's bearing swings: asked to keep right of a walker
+                # crossing in front of the goal, the robot kept right of its bearing, went
+                # past the goal behind them and circled it for 30 s (crowd 98).
+                frame = unit
+                if arriving and speed[index] > MOVING_SPEED and float(
+                        velocity[index] @ (here - people[index].position)) > 0.0:
+                    frame = -velocity[index] / speed[index]
                 total.add_(costs.passing_side_cost(
-                    x, y, predicted_t[index], (float(unit[0]), float(unit[1])),
+                    x, y, predicted_t[index], (float(frame[0]), float(frame[1])),
                     side_sign, float(lateral_gap), along_scale=1.5, weight=cfg.passing_weight,
                     behind_scale=cfg.overtake_behind_scale if overtaking else None))
 
@@ -705,8 +721,12 @@ class MPPIPlanner:
         along = float((person.position - here) @ to_goal) / distance
         return along > distance + person.radius + self.config.robot_radius
 
-    def _arriving(self, inp: PlannerInput) -> bool:
-        return inp.distance_to_goal() <= self.config.arrival_radius
+    def _update_arrival(self, inp: PlannerInput) -> None:
+        """Arriving from within ``arrival_radius`` of the goal until beyond
+        ``arrival_exit_radius``: gone on past the goal, the robot is still arriving."""
+        cfg = self.config
+        radius = cfg.arrival_exit_radius if self._arriving else cfg.arrival_radius
+        self._arriving = inp.distance_to_goal() <= radius
 
     def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
                                total) -> None:
