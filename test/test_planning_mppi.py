@@ -749,6 +749,24 @@ def test_just_past_the_goal_we_wait_for_it_rather_than_run_ahead_of_the_walkers_
     assert min_gap_to_people(log) > 0.45
 
 
+def test_arriving_holds_past_the_goal_for_that_goal_only():
+    planner = small_planner()
+
+    def arriving_after(goal, x):
+        planner.plan(PlannerInput(0.0, Pose2D(x, 0.0, 0.0), Velocity2D(), goal, (), NO_POINTS,
+                                  WALKWAY_4M, decision(Behavior.FOLLOW_WALKWAY, 1.5, 1.2),
+                                  LIMITS))
+        return planner._arriving_at is goal
+
+    here, there = Goal(((0.0, 0.0),)), Goal(((0.0, 0.0),))
+    assert not arriving_after(here, 2.5)  # outside arrival_radius (2 m)
+    assert arriving_after(here, 1.9)
+    assert arriving_after(here, 2.5)  # gone on past it: still arriving
+    assert not arriving_after(there, 2.5)  # a new goal starts afresh
+    assert arriving_after(here, 1.9)
+    assert not arriving_after(here, 3.1)  # beyond arrival_exit_radius (3 m)
+
+
 def test_someone_overtaking_us_near_the_goal_is_let_by_not_run_from():
     # crowd seeds 13, 16, 43: 1.6 m from the goal, someone walking our way passes 0.8 m to
     # our left. Letting them by fell short of the clearance asked on arrival, so the

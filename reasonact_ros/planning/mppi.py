@@ -237,7 +237,7 @@ class MPPIPlanner:
         self._relieved_until = -math.inf
         self._goal_checker.reset()
         self._relieved = False
-        self._arriving = False  # see _update_arrival
+        self._arriving_at = None  # the goal we are arriving at (see _update_arrival)
 
     def plan(self, inp: PlannerInput) -> PlanResult:
         started, cpu_started = time.perf_counter(), time.thread_time()
@@ -610,7 +610,7 @@ class MPPIPlanner:
         # nor than the decision's floor (an operator's "keep 2 m away").
         relaxed = max(decision.min_clearance * cfg.stall_clearance_factor,
                       inp.limits.min_person_clearance, decision.clearance_floor)
-        arriving = self._arriving
+        arriving = self._arriving_at is not None
         overtakers = np.zeros(len(people), dtype=bool)
         if arriving:
             # The goal may lie where people walk (crowd: between two streams). Asked the
@@ -723,10 +723,12 @@ class MPPIPlanner:
 
     def _update_arrival(self, inp: PlannerInput) -> None:
         """Arriving from within ``arrival_radius`` of the goal until beyond
-        ``arrival_exit_radius``: gone on past the goal, the robot is still arriving."""
+        ``arrival_exit_radius``: gone on past the goal, the robot is still arriving. A new
+        goal object starts afresh, as the goal checker does."""
         cfg = self.config
-        radius = cfg.arrival_exit_radius if self._arriving else cfg.arrival_radius
-        self._arriving = inp.distance_to_goal() <= radius
+        still = self._arriving_at is inp.goal
+        radius = cfg.arrival_exit_radius if still else cfg.arrival_radius
+        self._arriving_at = inp.goal if inp.distance_to_goal() <= radius else None
 
     def _add_in_their_way_cost(self, inp, x, y, here, predicted, velocity, speed, radii,
                                total) -> None:
