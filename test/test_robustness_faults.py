@@ -83,7 +83,9 @@ def _dropped_scans(driving_loop):
     assert loop.crashes == [] and loop.thread_crashes == []
     assert _no_violations(loop) == []
     assert zero_from is not None, "cmd_vel never went to zero without scans"
-    assert zero_from - t_lost <= SCAN_TIMEOUT_S + 2 * SAFETY_PERIOD_S + 1e-6
+    # Stamped by the probe, whose clock can lag the safety node's by a step (as in
+    # _planner_killed): 0.65 s seen once with the box loaded by two evaluations.
+    assert zero_from - t_lost <= SCAN_TIMEOUT_S + 2 * SAFETY_PERIOD_S + PROBE_LAG_S + 1e-6
     assert drops["dropped"] > 0 and drops["sent"] > 0
 
 
