@@ -186,7 +186,8 @@ class MPPIConfig:
         if self.keep_right > 1.0:
             raise ValueError(f"keep_right is a fraction of the half width, got {self.keep_right}")
         if self.arrival_exit_radius < self.arrival_radius:
-            raise ValueError("arrival_exit_radius must be >= arrival_radius")
+            raise ValueError(f"arrival_exit_radius ({self.arrival_exit_radius}) must be >= "
+                             f"arrival_radius ({self.arrival_radius})")
         if self.smoothing_window < 1 or self.smoothing_window % 2 == 0:
             raise ValueError(f"smoothing_window must be odd and >= 1, got {self.smoothing_window}")
         if self.smoothing_window > 1 and not self.smoothing_order < self.smoothing_window:
